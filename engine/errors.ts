@@ -1,0 +1,49 @@
+/**
+ * One error type for the whole engine. `code` is stable and machine-readable; only `gateway/`
+ * maps codes to HTTP statuses and WebSocket close codes. Expected outcomes ("no driver in
+ * range") are returned as data, never thrown.
+ */
+export const ErrorCode = {
+  /** A coordinate is NaN, infinite or out of range. */
+  InvalidCoordinate: "INVALID_COORDINATE",
+  InvalidResolution: "INVALID_RESOLUTION",
+  LengthMismatch: "LENGTH_MISMATCH",
+  UnknownHandle: "UNKNOWN_HANDLE",
+  InvalidArgument: "INVALID_ARGUMENT",
+  /** Configuration failed validation at boot. */
+  InvalidConfig: "INVALID_CONFIG",
+  /** A dependency (native addon, service) is missing or is the wrong one. */
+  Unavailable: "UNAVAILABLE",
+  Internal: "INTERNAL",
+} as const;
+
+export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
+
+export class DispatchError extends Error {
+  override readonly name = "DispatchError";
+  readonly code: ErrorCode;
+  /** True when the same call may succeed later (a service restarting, a lock held). */
+  readonly temporary: boolean;
+
+  constructor(code: ErrorCode, message: string, options: { cause?: unknown; temporary?: boolean } = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.code = code;
+    this.temporary = options.temporary ?? false;
+  }
+}
+
+const codes = new Set<string>(Object.values(ErrorCode));
+
+/** Native addon errors carry their code as `err.code`; this lifts them into DispatchError. */
+export function fromNative(err: unknown): DispatchError {
+  if (err instanceof DispatchError) return err;
+  if (err instanceof Error) {
+    const code = (err as Error & { code?: unknown }).code;
+    if (typeof code === "string" && codes.has(code)) {
+      return new DispatchError(code as ErrorCode, err.message, { cause: err });
+    }
+    // napi-rs reports argument-type failures with its own status names (e.g. "InvalidArg").
+    return new DispatchError(ErrorCode.InvalidArgument, err.message, { cause: err });
+  }
+  return new DispatchError(ErrorCode.Internal, String(err));
+}

@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# The one test command (`npm test`), the same for a newcomer and for CI: set up, lint, Rust tests,
+# start the real services, every vitest project, stop the services (also on failure).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+start=$(date +%s)
+step() { printf '\n=== %s (%ss)\n' "$1" "$(( $(date +%s) - start ))"; }
+
+step "setup"
+node scripts/setup.mjs
+
+step "lint"
+npm run --silent lint
+npm run --silent typecheck
+
+step "cargo test"
+cargo test -p dispatch-core --quiet
+
+step "services up"
+trap 'bash scripts/services.sh down' EXIT
+bash scripts/services.sh up
+eval "$(bash scripts/services.sh env)"
+
+step "vitest (unit + integration)"
+npx vitest run
+
+step "done"
