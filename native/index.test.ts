@@ -52,7 +52,9 @@ describe("cellsOf", () => {
 
   it("rejects bad input with a coded error", () => {
     expect(codeOf(() => cellsOf(new Float64Array([Number.NaN, 0]), 9))).toBe("INVALID_COORDINATE");
-    expect(codeOf(() => cellsOf(new Float64Array([0, Number.POSITIVE_INFINITY]), 9))).toBe("INVALID_COORDINATE");
+    expect(codeOf(() => cellsOf(new Float64Array([0, Number.POSITIVE_INFINITY]), 9))).toBe(
+      "INVALID_COORDINATE",
+    );
     expect(codeOf(() => cellsOf(new Float64Array([91, 0]), 9))).toBe("INVALID_COORDINATE");
     expect(codeOf(() => cellsOf(new Float64Array([0, -180.5]), 9))).toBe("INVALID_COORDINATE");
     expect(codeOf(() => cellsOf(new Float64Array([1, 2, 3]), 9))).toBe("LENGTH_MISMATCH");

@@ -43,7 +43,10 @@ export function cellsOf(latLngs: Float64Array, resolution: number): BigUint64Arr
     throw new DispatchError(ErrorCode.InvalidArgument, "latLngs must be a Float64Array");
   }
   if (!Number.isInteger(resolution) || resolution < 0 || resolution > 15) {
-    throw new DispatchError(ErrorCode.InvalidResolution, `H3 resolution ${resolution} is not an integer in 0..=15`);
+    throw new DispatchError(
+      ErrorCode.InvalidResolution,
+      `H3 resolution ${resolution} is not an integer in 0..=15`,
+    );
   }
   return call(() => binding.cellsOf(latLngs, resolution));
 }

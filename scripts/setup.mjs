@@ -57,7 +57,16 @@ if (mtime(addon) < newest(["native/core", "native/node", "Cargo.toml", "Cargo.lo
   run("npm", ["run", "--silent", "build:native"]);
 }
 
-const tsInputs = ["native/index.ts", "engine", "storage", "gateway", "sdk", "cli", "tsconfig.json", "tsconfig.build.json"];
+const tsInputs = [
+  "native/index.ts",
+  "engine",
+  "storage",
+  "gateway",
+  "sdk",
+  "cli",
+  "tsconfig.json",
+  "tsconfig.build.json",
+];
 if (mtime("dist/.built") < newest(tsInputs)) {
   run("npm", ["run", "--silent", "build:ts"]);
   execFileSync("touch", [join(root, "dist/.built")]);

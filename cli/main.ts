@@ -1,0 +1,92 @@
+/**
+ * The `dispatch` command: the composition root, the only place that knows every part.
+ */
+import { parseArgs } from "node:util";
+import { DispatchError } from "../engine/errors.js";
+import { jsonLogger } from "../engine/logger.js";
+import { type Config, envMap, loadConfig } from "./config.js";
+
+const help = `dispatch: real-time dispatch engine for ride-hailing
+
+Usage: dispatch <command> [options]
+
+Commands:
+  serve        Start the gateway (HTTP API, driver socket, rider/admin channels).
+                 --host <addr>   listen address (default 127.0.0.1, env HOST)
+                 --port <n>      listen port (default 8080, env PORT; 0 = any free port)
+  help         Show this help.
+
+Environment (all optional; absent services mean the embedded implementation):
+${Object.entries(envMap)
+  .map(([name, { doc }]) => `  ${name.padEnd(18)} ${doc}`)
+  .join("\n")}
+`;
+
+async function serve(config: Config): Promise<void> {
+  const logger = jsonLogger(config.logLevel);
+  // Imported here so `dispatch help` works even where the uWS binary cannot load.
+  const { startGateway } = await import("../gateway/server.js");
+  const gateway = await startGateway({ host: config.host, port: config.port, logger });
+  process.stdout.write(`dispatch listening on http://${gateway.host}:${gateway.port} (health: /healthz)\n`);
+
+  let stopping = false;
+  const stop = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    logger.info("shutting down", { signal, graceMs: config.shutdownGraceMs });
+    const force = setTimeout(() => {
+      logger.error("shutdown grace period exceeded; exiting");
+      process.exit(1);
+    }, config.shutdownGraceMs);
+    force.unref();
+    await gateway.close();
+    clearTimeout(force);
+    process.exit(0);
+  };
+  process.on("SIGINT", () => void stop("SIGINT"));
+  process.on("SIGTERM", () => void stop("SIGTERM"));
+}
+
+async function main(argv: string[]): Promise<number> {
+  const [command, ...rest] = argv;
+  if (command === undefined || command === "help" || command === "--help" || command === "-h") {
+    process.stdout.write(help);
+    return command === undefined ? 1 : 0;
+  }
+  switch (command) {
+    case "serve": {
+      const { values } = parseArgs({
+        args: rest,
+        options: {
+          host: { type: "string" },
+          port: { type: "string" },
+          help: { type: "boolean", short: "h" },
+        },
+        strict: true,
+      });
+      if (values.help) {
+        process.stdout.write(help);
+        return 0;
+      }
+      await serve(loadConfig({ HOST: values.host, PORT: values.port }));
+      return -1; // keeps running
+    }
+    default:
+      process.stderr.write(`dispatch: unknown command "${command}"\n\n${help}`);
+      return 2;
+  }
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    if (code >= 0) process.exitCode = code;
+  },
+  (err: unknown) => {
+    if (err instanceof DispatchError) {
+      process.stderr.write(`dispatch: ${err.code}: ${err.message}\n`);
+    } else {
+      process.stderr.write(`dispatch: ${(err as Error)?.stack ?? String(err)}\n`);
+    }
+    process.exitCode = 1;
+  },
+);

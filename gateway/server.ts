@@ -1,0 +1,115 @@
+/**
+ * The gateway's uWS app: health endpoints now; the driver socket, Socket.IO and the HTTP API
+ * attach here. One process, one app, one listen socket.
+ */
+import type { Logger } from "../engine/logger.js";
+import { sendJson } from "./http.js";
+import { type TemplatedApp, type us_listen_socket, uWS } from "./uws.js";
+
+/** A readiness check: resolves when the dependency answers, rejects with the reason otherwise. */
+export type ReadinessCheck = () => Promise<void>;
+
+export interface GatewayOptions {
+  host: string;
+  /** 0 picks a free port (tests run in parallel). */
+  port: number;
+  logger: Logger;
+  /** Named checks that /readyz runs; all must pass for 200. */
+  readiness?: Record<string, ReadinessCheck>;
+  /** How long a readiness check may take before it counts as failed. */
+  readinessTimeoutMs?: number;
+}
+
+export interface Gateway {
+  readonly app: TemplatedApp;
+  readonly host: string;
+  readonly port: number;
+  /** Stops accepting connections. Idempotent. */
+  close(): Promise<void>;
+}
+
+function withTimeout(check: ReadinessCheck, ms: number): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms);
+    check().then(
+      () => {
+        clearTimeout(timer);
+        resolve();
+      },
+      (err: unknown) => {
+        clearTimeout(timer);
+        reject(err);
+      },
+    );
+  });
+}
+
+export async function startGateway(options: GatewayOptions): Promise<Gateway> {
+  const { host, logger } = options;
+  const readiness = options.readiness ?? {};
+  const timeoutMs = options.readinessTimeoutMs ?? 2_000;
+  const startedAt = Date.now();
+  let closing = false;
+
+  const app = uWS.App();
+
+  // Liveness: the process is up and its event loop turns. Never touches dependencies.
+  app.get("/healthz", (res) => {
+    sendJson(res, "200 OK", { status: "ok", uptimeMs: Date.now() - startedAt });
+  });
+
+  // Readiness: every dependency answers; a closing gateway is not ready (load balancers drain it).
+  app.get("/readyz", (res) => {
+    let aborted = false;
+    res.onAborted(() => {
+      aborted = true;
+    });
+    const names = Object.keys(readiness);
+    void Promise.allSettled(names.map((name) => withTimeout(readiness[name]!, timeoutMs))).then((results) => {
+      if (aborted) return;
+      const checks: Record<string, { ok: boolean; error?: string }> = {};
+      results.forEach((r, i) => {
+        checks[names[i]!] =
+          r.status === "fulfilled"
+            ? { ok: true }
+            : { ok: false, error: String((r.reason as Error)?.message ?? r.reason) };
+      });
+      const ok = !closing && results.every((r) => r.status === "fulfilled");
+      sendJson(res, ok ? "200 OK" : "503 Service Unavailable", {
+        status: ok ? "ready" : closing ? "closing" : "not_ready",
+        checks,
+      });
+    });
+  });
+
+  app.any("/*", (res, req) => {
+    const url = req.getUrl();
+    sendJson(res, "404 Not Found", {
+      code: "NOT_FOUND",
+      message: `no route ${req.getMethod().toUpperCase()} ${url}`,
+    });
+  });
+
+  const listenSocket = await new Promise<us_listen_socket>((resolve, reject) => {
+    app.listen(host, options.port, (socket) => {
+      if (socket) resolve(socket);
+      else reject(new Error(`could not listen on ${host}:${options.port} (in use or not permitted)`));
+    });
+  });
+  const port = uWS.us_socket_local_port(
+    listenSocket as unknown as Parameters<typeof uWS.us_socket_local_port>[0],
+  );
+  logger.info("gateway listening", { host, port });
+
+  return {
+    app,
+    host,
+    port,
+    async close() {
+      if (closing) return;
+      closing = true;
+      uWS.us_listen_socket_close(listenSocket);
+      logger.info("gateway stopped accepting connections", { host, port });
+    },
+  };
+}
