@@ -15,6 +15,16 @@ export const ErrorCode = {
   /** A dependency (native addon, service) is missing or is the wrong one. */
   Unavailable: "UNAVAILABLE",
   Internal: "INTERNAL",
+  /** No credentials, or credentials that are malformed, tampered, expired or of the wrong audience. */
+  Unauthenticated: "UNAUTHENTICATED",
+  /** An access token that was valid once but has expired (clients refresh on this code). */
+  TokenExpired: "TOKEN_EXPIRED",
+  /** A refresh token presented a second time: its whole family is revoked. */
+  RefreshReused: "REFRESH_REUSED",
+  /** Authenticated, but the role may not do this. */
+  Forbidden: "FORBIDDEN",
+  /** Too many requests or messages; retry later. */
+  RateLimited: "RATE_LIMITED",
 } as const;
 
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
