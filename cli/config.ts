@@ -19,6 +19,15 @@ export interface Config {
   redisUrl: string | undefined;
   kafkaBrokers: string[] | undefined;
   databaseUrl: string | undefined;
+  /** Firebase project whose phone-auth ID tokens we accept; absent disables Firebase login. */
+  firebaseProjectId: string | undefined;
+  /** Host:port of the Firebase Auth emulator (read by firebase-admin itself); tests only. */
+  firebaseAuthEmulatorHost: string | undefined;
+  /** Signing key of our access tokens (PEM files); development generates one per process. */
+  jwtKeyId: string;
+  jwtPrivateKeyFile: string | undefined;
+  jwtPublicKeyFile: string | undefined;
+  accessTokenTtlS: number;
 }
 
 export const defaults: Config = {
@@ -31,6 +40,12 @@ export const defaults: Config = {
   redisUrl: undefined,
   kafkaBrokers: undefined,
   databaseUrl: undefined,
+  firebaseProjectId: undefined,
+  firebaseAuthEmulatorHost: undefined,
+  jwtKeyId: "k1",
+  jwtPrivateKeyFile: undefined,
+  jwtPublicKeyFile: undefined,
+  accessTokenTtlS: 900,
 };
 
 type Parser = (raw: string, name: string) => unknown;
@@ -62,6 +77,10 @@ const url =
   };
 const text: Parser = (raw, name) => {
   if (raw.trim() === "") throw bad(name, raw, "a non-empty string");
+  return raw;
+};
+const hostPort: Parser = (raw, name) => {
+  if (!/^[\w.-]+:\d{1,5}$/.test(raw)) throw bad(name, raw, "host:port");
   return raw;
 };
 const brokers: Parser = (raw, name) => {
@@ -117,6 +136,18 @@ export function loadConfig(
     } catch (err) {
       errors.push((err as Error).message);
     }
+  }
+  const c = config as unknown as Config;
+  if ((c.jwtPrivateKeyFile === undefined) !== (c.jwtPublicKeyFile === undefined)) {
+    errors.push("JWT_PRIVATE_KEY_FILE and JWT_PUBLIC_KEY_FILE go together");
+  }
+  if (c.mode === "production" && c.jwtPrivateKeyFile === undefined) {
+    errors.push(
+      "production mode needs JWT_PRIVATE_KEY_FILE and JWT_PUBLIC_KEY_FILE (every gateway signs with one key)",
+    );
+  }
+  if (c.firebaseAuthEmulatorHost !== undefined && c.mode === "production") {
+    errors.push("FIREBASE_AUTH_EMULATOR_HOST is refused in production mode (it accepts unsigned tokens)");
   }
   if (errors.length > 0) {
     throw new DispatchError(ErrorCode.InvalidConfig, `configuration rejected:\n  ${errors.join("\n  ")}`);

@@ -25,8 +25,9 @@ ${Object.entries(envMap)
 async function serve(config: Config): Promise<void> {
   const logger = jsonLogger(config.logLevel);
   // Imported here so `dispatch help` works even where the uWS binary cannot load.
-  const { startGateway } = await import("../gateway/server.js");
-  const gateway = await startGateway({ host: config.host, port: config.port, logger });
+  const { compose } = await import("./compose.js");
+  const running = await compose(config, logger);
+  const { gateway } = running;
   process.stdout.write(`dispatch listening on http://${gateway.host}:${gateway.port} (health: /healthz)\n`);
 
   let stopping = false;
@@ -39,7 +40,7 @@ async function serve(config: Config): Promise<void> {
       process.exit(1);
     }, config.shutdownGraceMs);
     force.unref();
-    await gateway.close();
+    await running.close();
     clearTimeout(force);
     process.exit(0);
   };

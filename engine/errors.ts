@@ -23,6 +23,8 @@ export const ErrorCode = {
   RefreshReused: "REFRESH_REUSED",
   /** Authenticated, but the role may not do this. */
   Forbidden: "FORBIDDEN",
+  /** A request body or socket frame over its size limit. */
+  PayloadTooLarge: "PAYLOAD_TOO_LARGE",
   /** Too many requests or messages; retry later. */
   RateLimited: "RATE_LIMITED",
 } as const;

@@ -2,8 +2,11 @@
  * The gateway's uWS app: health endpoints now; the driver socket, Socket.IO and the HTTP API
  * attach here. One process, one app, one listen socket.
  */
+import type { Principal } from "../engine/identity.js";
 import type { Logger } from "../engine/logger.js";
+import type { HttpRouteKey } from "./access.js";
 import { sendJson } from "./http.js";
+import { type Handler, registerRoutes } from "./router.js";
 import { type TemplatedApp, type us_listen_socket, uWS } from "./uws.js";
 
 /** A readiness check: resolves when the dependency answers, rejects with the reason otherwise. */
@@ -18,6 +21,12 @@ export interface GatewayOptions {
   readiness?: Record<string, ReadinessCheck>;
   /** How long a readiness check may take before it counts as failed. */
   readinessTimeoutMs?: number;
+  /** JSON routes; access for each comes from gateway/access.ts. */
+  routes?: Partial<Record<HttpRouteKey, Handler>>;
+  /** Verifies access tokens for the routes; required when any route is not public. */
+  authenticate?: (token: string) => Promise<Principal>;
+  /** Extra public GET documents (e.g. the JWKS), path -> body producer. */
+  documents?: Record<string, () => Promise<unknown>>;
 }
 
 export interface Gateway {
@@ -81,6 +90,31 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
       });
     });
   });
+
+  for (const [path, produce] of Object.entries(options.documents ?? {})) {
+    app.get(path, (res) => {
+      let aborted = false;
+      res.onAborted(() => {
+        aborted = true;
+      });
+      void produce().then((body) => {
+        if (!aborted) sendJson(res, "200 OK", body, { "cache-control": "max-age=300" });
+      });
+    });
+  }
+
+  registerRoutes(
+    app,
+    {
+      logger,
+      authenticate:
+        options.authenticate ??
+        (async () => {
+          throw new Error("no authenticator configured");
+        }),
+    },
+    options.routes ?? {},
+  );
 
   app.any("/*", (res, req) => {
     const url = req.getUrl();

@@ -145,6 +145,11 @@ export class TokenService {
     return this.issue(user, record.familyId);
   }
 
+  /** The public keys that verify our access tokens. */
+  jwks(): Promise<{ keys: JWK[] }> {
+    return this.o.keys.jwks();
+  }
+
   /** Ends the session family of this refresh token (logout). Unknown tokens are ignored. */
   async revoke(refreshToken: string): Promise<void> {
     const now = this.o.now();
