@@ -30,3 +30,17 @@ describe("config", () => {
     );
   });
 });
+
+describe("config cross-checks", () => {
+  it("demands the token signing key files in production, and refuses the Firebase emulator there", () => {
+    expect(() =>
+      loadConfig({}, { DISPATCH_MODE: "production", FIREBASE_AUTH_EMULATOR_HOST: "127.0.0.1:9099" }),
+    ).toThrow(/JWT_PRIVATE_KEY_FILE.*\n.*FIREBASE_AUTH_EMULATOR_HOST is refused/s);
+    expect(() => loadConfig({}, { JWT_PRIVATE_KEY_FILE: "/k.pem" })).toThrow(/go together/);
+    const c = loadConfig(
+      {},
+      { FIREBASE_PROJECT_ID: "demo-x", FIREBASE_AUTH_EMULATOR_HOST: "127.0.0.1:19099" },
+    );
+    expect(c.firebaseProjectId).toBe("demo-x");
+  });
+});

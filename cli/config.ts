@@ -116,6 +116,16 @@ export const envMap: Record<string, { key: keyof Config; parse: Parser; doc: str
     parse: url("postgres:", "postgresql:"),
     doc: "PostgreSQL-wire database",
   },
+  FIREBASE_PROJECT_ID: { key: "firebaseProjectId", parse: text, doc: "Firebase project for phone login" },
+  FIREBASE_AUTH_EMULATOR_HOST: {
+    key: "firebaseAuthEmulatorHost",
+    parse: hostPort,
+    doc: "Firebase Auth emulator host:port (tests)",
+  },
+  JWT_KEY_ID: { key: "jwtKeyId", parse: text, doc: "key id (kid) of the token signing key" },
+  JWT_PRIVATE_KEY_FILE: { key: "jwtPrivateKeyFile", parse: text, doc: "ES256 private key, PKCS#8 PEM file" },
+  JWT_PUBLIC_KEY_FILE: { key: "jwtPublicKeyFile", parse: text, doc: "ES256 public key, SPKI PEM file" },
+  ACCESS_TOKEN_TTL_S: { key: "accessTokenTtlS", parse: int(30, 86_400), doc: "access token lifetime (s)" },
 };
 
 /**
