@@ -18,6 +18,8 @@ export interface User {
 export interface Principal {
   userId: string;
   roles: Role[];
+  /** When the credential that proved this expires (ms since the epoch), if it does. */
+  expiresAt?: number;
 }
 
 export interface UserStore {

@@ -22,10 +22,30 @@ export const httpAccess = {
 
 export type HttpRouteKey = keyof typeof httpAccess;
 
-/** Message types a client may send on each socket, and the roles that may send them. */
+const driverOnly: readonly Role[] = ["driver"];
+
+/**
+ * Who may open each socket, and which message types each role may send on it. The driver
+ * socket is for drivers only; every message type on it is listed so that adding a type forces a
+ * decision here.
+ */
 export const socketAccess = {
-  driver: {} as Record<string, Access>,
-} as const;
+  driver: {
+    connect: driverOnly,
+    messages: {
+      fix: driverOnly,
+      fixes: driverOnly,
+      status: driverOnly,
+      "offer.accept": driverOnly,
+      "offer.decline": driverOnly,
+      "trip.arrived": driverOnly,
+      "trip.started": driverOnly,
+      "trip.completed": driverOnly,
+      auth: driverOnly,
+      ping: driverOnly,
+    },
+  },
+} as const satisfies Record<string, { connect: Access; messages: Record<string, Access> }>;
 
 export function allows(access: Access, roles: readonly Role[] | undefined): boolean {
   if (access === "public") return true;

@@ -5,6 +5,7 @@
 import type { Principal } from "../engine/identity.js";
 import type { Logger } from "../engine/logger.js";
 import type { HttpRouteKey } from "./access.js";
+import { attachDriverSocket, type DriverSessionHandlers, type DriverSockets } from "./driver/socket.js";
 import { sendJson } from "./http.js";
 import { type Handler, registerRoutes } from "./router.js";
 import { type TemplatedApp, type us_listen_socket, uWS } from "./uws.js";
@@ -25,6 +26,8 @@ export interface GatewayOptions {
   routes?: Partial<Record<HttpRouteKey, Handler>>;
   /** Verifies access tokens for the routes; required when any route is not public. */
   authenticate?: (token: string) => Promise<Principal>;
+  /** Enables the driver socket at /v1/driver/ws. */
+  driverHandlers?: DriverSessionHandlers;
   /** Extra public GET documents (e.g. the JWKS), path -> body producer. */
   documents?: Record<string, () => Promise<unknown>>;
 }
@@ -33,6 +36,8 @@ export interface Gateway {
   readonly app: TemplatedApp;
   readonly host: string;
   readonly port: number;
+  /** The driver sockets of this process, when the driver socket is enabled. */
+  readonly drivers: DriverSockets | undefined;
   /** Stops accepting connections. Idempotent. */
   close(): Promise<void>;
 }
@@ -103,18 +108,16 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     });
   }
 
-  registerRoutes(
-    app,
-    {
-      logger,
-      authenticate:
-        options.authenticate ??
-        (async () => {
-          throw new Error("no authenticator configured");
-        }),
-    },
-    options.routes ?? {},
-  );
+  const authenticate =
+    options.authenticate ??
+    (async (): Promise<Principal> => {
+      throw new Error("no authenticator configured");
+    });
+  const drivers = options.driverHandlers
+    ? attachDriverSocket(app, { logger, authenticate, handlers: options.driverHandlers })
+    : undefined;
+
+  registerRoutes(app, { logger, authenticate }, options.routes ?? {});
 
   app.any("/*", (res, req) => {
     const url = req.getUrl();
@@ -139,10 +142,12 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     app,
     host,
     port,
+    drivers,
     async close() {
       if (closing) return;
       closing = true;
       uWS.us_listen_socket_close(listenSocket);
+      drivers?.closeAll();
       logger.info("gateway stopped accepting connections", { host, port });
     },
   };

@@ -33,7 +33,11 @@ const b64 = (o: unknown) => Buffer.from(JSON.stringify(o)).toString("base64url")
 describe("access tokens", () => {
   it("round-trips the user and roles", async () => {
     const s = await svc.startSession(user);
-    expect(await svc.verify(s.accessToken)).toEqual({ userId: user.id, roles: ["rider"] });
+    expect(await svc.verify(s.accessToken)).toEqual({
+      userId: user.id,
+      roles: ["rider"],
+      expiresAt: now + 900_000,
+    });
     expect(s.expiresIn).toBe(900);
   });
 

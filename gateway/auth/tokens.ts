@@ -198,7 +198,11 @@ export class TokenService {
     ) {
       throw unauthenticated("access token lacks a subject or valid roles");
     }
-    return { userId: sub, roles: claimed };
+    return {
+      userId: sub,
+      roles: claimed,
+      ...(typeof payload.exp === "number" ? { expiresAt: payload.exp * 1000 } : {}),
+    };
   }
 
   private async issue(user: User, familyId: string): Promise<Session> {
