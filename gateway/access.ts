@@ -45,6 +45,23 @@ export const socketAccess = {
       ping: driverOnly,
     },
   },
+  /** Socket.IO namespace /rider: riders watch their orders and the prices around them. */
+  rider: {
+    connect: ["rider"],
+    messages: {
+      "order.watch": ["rider"],
+      "area.watch": ["rider"],
+      ping: ["rider"],
+    },
+  },
+  /** Socket.IO namespace /admin: operators watch the city, the money and the machines. */
+  admin: {
+    connect: ["admin"],
+    messages: {
+      "admin.watch": ["admin"],
+      ping: ["admin"],
+    },
+  },
 } as const satisfies Record<string, { connect: Access; messages: Record<string, Access> }>;
 
 export function allows(access: Access, roles: readonly Role[] | undefined): boolean {

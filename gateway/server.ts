@@ -7,6 +7,7 @@ import type { Logger } from "../engine/logger.js";
 import type { HttpRouteKey } from "./access.js";
 import { attachDriverSocket, type DriverSessionHandlers, type DriverSockets } from "./driver/socket.js";
 import { sendJson } from "./http.js";
+import { attachRealtime, type Realtime, type RealtimeOptions } from "./realtime.js";
 import { type Handler, registerRoutes } from "./router.js";
 import { type TemplatedApp, type us_listen_socket, uWS } from "./uws.js";
 
@@ -28,6 +29,8 @@ export interface GatewayOptions {
   authenticate?: (token: string) => Promise<Principal>;
   /** Enables the driver socket at /v1/driver/ws. */
   driverHandlers?: DriverSessionHandlers;
+  /** Enables the rider and admin Socket.IO channels. */
+  realtime?: Pick<RealtimeOptions, "handlers" | "adapter">;
   /** Extra public GET documents (e.g. the JWKS), path -> body producer. */
   documents?: Record<string, () => Promise<unknown>>;
 }
@@ -38,6 +41,8 @@ export interface Gateway {
   readonly port: number;
   /** The driver sockets of this process, when the driver socket is enabled. */
   readonly drivers: DriverSockets | undefined;
+  /** The rider/admin channels, when enabled. */
+  readonly realtime: Realtime | undefined;
   /** Stops accepting connections. Idempotent. */
   close(): Promise<void>;
 }
@@ -116,6 +121,9 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   const drivers = options.driverHandlers
     ? attachDriverSocket(app, { logger, authenticate, handlers: options.driverHandlers })
     : undefined;
+  const realtime = options.realtime
+    ? attachRealtime(app, { logger, authenticate, ...options.realtime })
+    : undefined;
 
   registerRoutes(app, { logger, authenticate }, options.routes ?? {});
 
@@ -143,11 +151,13 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     host,
     port,
     drivers,
+    realtime,
     async close() {
       if (closing) return;
       closing = true;
       uWS.us_listen_socket_close(listenSocket);
       drivers?.closeAll();
+      await realtime?.close();
       logger.info("gateway stopped accepting connections", { host, port });
     },
   };

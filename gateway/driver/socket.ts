@@ -17,6 +17,7 @@ import type { Principal } from "../../engine/identity.js";
 import type { Logger } from "../../engine/logger.js";
 import { allows, socketAccess } from "../access.js";
 import { CloseCode, errorBody } from "../errors.js";
+import { type Bucket, newBucket, take } from "../ratelimit.js";
 import type { HttpRequest, HttpResponse, TemplatedApp, WebSocket } from "../uws.js";
 import {
   correlationId,
@@ -65,8 +66,7 @@ interface DriverData {
   driverId: string;
   roles: Principal["roles"];
   expiresAt: number | undefined;
-  tokens: number;
-  lastRefill: number;
+  bucket: Bucket;
   rejectedInWindow: number;
   badInWindow: number;
   windowStart: number;
@@ -117,17 +117,6 @@ export function attachDriverSocket(app: TemplatedApp, o: DriverSocketOptions): D
   const fail = (ws: WebSocket<DriverData>, id: string | undefined, err: unknown) => {
     const { body } = errorBody(err);
     reply(ws, id, { type: "error", ...body });
-  };
-
-  /** Refills the bucket and takes one token; false when the message must be refused. */
-  const admit = (d: DriverData, t: number): boolean => {
-    d.tokens = Math.min(burst, d.tokens + ((t - d.lastRefill) / 1000) * rate);
-    d.lastRefill = t;
-    if (d.tokens >= 1) {
-      d.tokens -= 1;
-      return true;
-    }
-    return false;
   };
 
   const rollWindow = (d: DriverData, t: number) => {
@@ -224,8 +213,7 @@ export function attachDriverSocket(app: TemplatedApp, o: DriverSocketOptions): D
             driverId: p.userId,
             roles: p.roles,
             expiresAt: p.expiresAt,
-            tokens: burst,
-            lastRefill: t,
+            bucket: newBucket(burst, t),
             rejectedInWindow: 0,
             badInWindow: 0,
             windowStart: t,
@@ -262,7 +250,7 @@ export function attachDriverSocket(app: TemplatedApp, o: DriverSocketOptions): D
       const d = ws.getUserData();
       const t = now();
       rollWindow(d, t);
-      if (!admit(d, t)) {
+      if (!take(d.bucket, rate, burst, t)) {
         d.rejectedInWindow++;
         if (d.rejectedInWindow > rate * 20) {
           d.closed = true;
