@@ -80,7 +80,8 @@ export function registerRoutes(
       void (async () => {
         try {
           let principal: Principal | undefined;
-          if (auth) {
+          // Public routes never look at credentials: a stale token must not block a login.
+          if (auth && access !== "public") {
             const m = /^Bearer ([^\s]+)$/.exec(auth);
             if (!m)
               throw new DispatchError(ErrorCode.Unauthenticated, "Authorization must be `Bearer <token>`");

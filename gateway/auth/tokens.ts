@@ -123,7 +123,10 @@ export class TokenService {
   /** Exchanges a refresh token for a new session in the same family; reuse revokes the family. */
   async refresh(refreshToken: unknown): Promise<Session> {
     if (typeof refreshToken !== "string" || refreshToken.length < 20 || refreshToken.length > 200) {
-      throw unauthenticated("refresh token missing or malformed");
+      throw new DispatchError(
+        ErrorCode.InvalidArgument,
+        "refreshToken must be a string of 20..200 characters",
+      );
     }
     const now = this.o.now();
     const { ok, record } = await this.o.refreshTokens.use(hash(refreshToken), now);
