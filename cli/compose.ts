@@ -3,6 +3,7 @@
  * both build the engine through here, so what the tests run is what production runs.
  */
 import { readFile } from "node:fs/promises";
+import { join } from "node:path";
 import type { Logger } from "../engine/logger.js";
 import { DevCodes, type FirebasePhoneVerifier, firebaseVerifier } from "../gateway/auth/phone.js";
 import { authRoutes } from "../gateway/auth/routes.js";
@@ -10,6 +11,7 @@ import { KeyRing, TokenService } from "../gateway/auth/tokens.js";
 import { type Gateway, startGateway } from "../gateway/server.js";
 import { MemoryRefreshTokenStore, MemoryUserStore } from "../storage/memory/identity.js";
 import type { Config } from "./config.js";
+import { projectRoot } from "./paths.js";
 
 export interface Running {
   gateway: Gateway;
@@ -55,7 +57,11 @@ export async function compose(
     logger,
     authenticate: (t) => tokens.verify(t),
     routes: authRoutes({ tokens, users, now, firebase, devCodes }),
-    documents: { "/.well-known/jwks.json": () => tokens.jwks() },
+    documents: {
+      "/.well-known/jwks.json": () => tokens.jwks(),
+      "/openapi.json": async () =>
+        JSON.parse(await readFile(join(projectRoot, "docs", "openapi.json"), "utf8")),
+    },
   });
 
   return {

@@ -74,6 +74,11 @@ describe("development login and sessions over HTTP", () => {
     });
   });
 
+  it("serves the OpenAPI document", async () => {
+    const res = await fetch(`${base}/openapi.json`);
+    expect(((await res.json()) as { openapi: string }).openapi).toBe("3.1.0");
+  });
+
   it("serves the JWKS", async () => {
     const res = await fetch(`${base}/.well-known/jwks.json`);
     const jwks = (await res.json()) as { keys: { kid: string; alg: string; d?: string }[] };
