@@ -1,0 +1,98 @@
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import WebSocket from "ws";
+import { DispatchError } from "../engine/errors.js";
+import { silentLogger } from "../engine/logger.js";
+import { KeyRing, TokenService } from "../gateway/auth/tokens.js";
+import type { FixBatch } from "../gateway/driver/codec.js";
+import { type Gateway, startGateway } from "../gateway/server.js";
+import { MemoryRefreshTokenStore, MemoryUserStore } from "../storage/memory/identity.js";
+import { DriverClient, SdkError, type WebSocketLike } from "./driver.js";
+
+let gateway: Gateway;
+let tokens: TokenService;
+const users = new MemoryUserStore();
+const batches: FixBatch[] = [];
+let offer: unknown = null;
+
+beforeAll(async () => {
+  tokens = new TokenService({
+    keys: await KeyRing.ephemeral(),
+    users,
+    refreshTokens: new MemoryRefreshTokenStore(),
+    now: Date.now,
+  });
+  gateway = await startGateway({
+    host: "127.0.0.1",
+    port: 0,
+    logger: silentLogger,
+    authenticate: (t) => tokens.verify(t),
+    driverHandlers: {
+      fixes: (_d, b) => {
+        batches.push(b);
+        return { applied: b.count, dropped: 0 };
+      },
+      status: async (_d, s) => ({ status: s }),
+      acceptOffer: async (_d, id) => {
+        if (id !== "of-1") throw new DispatchError("NOT_FOUND" as never, "gone");
+        return { orderId: "o-1" };
+      },
+      declineOffer: async () => ({}),
+      tripEvent: async () => ({}),
+      connected: async () => ({ offer }),
+      disconnected: () => {},
+    },
+  });
+});
+afterAll(() => gateway.close());
+
+const factory = (url: string) => new WebSocket(url) as unknown as WebSocketLike;
+
+async function driverToken() {
+  const u = await users.findOrCreateByPhone("+15550001111", Date.now());
+  await users.grantRole(u.id, "driver");
+  return { id: u.id, token: (await tokens.startSession((await users.get(u.id))!)).accessToken };
+}
+
+const until = async (cond: () => boolean, ms = 5000) => {
+  const end = Date.now() + ms;
+  while (!cond()) {
+    if (Date.now() > end) throw new Error("timed out");
+    await new Promise((r) => setTimeout(r, 20));
+  }
+};
+
+describe("DriverClient", () => {
+  it("connects, sends fixes and requests, resumes its offer after a reconnect, flushes buffered fixes", async () => {
+    const { id, token } = await driverToken();
+    const client = new DriverClient({
+      url: `ws://127.0.0.1:${gateway.port}`,
+      getToken: async () => token,
+      webSocket: factory,
+      minReconnectMs: 20,
+    });
+    expect(await client.connect()).toMatchObject({ type: "welcome", driverId: id, state: { offer: null } });
+
+    const t0 = Date.UTC(2026, 10, 27);
+    client.sendFix({ lat: 41.88, lng: -87.63, t: t0 });
+    await until(() => batches.length === 1);
+    expect(await client.setStatus("online")).toMatchObject({ type: "ack", result: { status: "online" } });
+    expect(await client.acceptOffer("of-1")).toMatchObject({ result: { orderId: "o-1" } });
+    await expect(client.acceptOffer("of-2")).rejects.toEqual(new SdkError("NOT_FOUND", "gone"));
+
+    // The server drops every driver socket; meanwhile an offer is made and fixes pile up.
+    const welcomes: Record<string, unknown>[] = [];
+    client.on("welcome", (w) => welcomes.push(w));
+    offer = { offerId: "of-9", orderId: "o-9" };
+    gateway.drivers!.closeAll();
+    await until(() => !client.connected);
+    await expect(client.ping()).rejects.toMatchObject({ code: "DISCONNECTED", temporary: true });
+    for (let i = 1; i <= 600; i++) client.sendFix({ lat: 41.88, lng: -87.63, t: t0 + i * 1000 });
+    await until(() => welcomes.length === 1);
+    expect(welcomes[0]).toMatchObject({ state: { offer: { offerId: "of-9" } } });
+    await until(() => batches.reduce((n, b) => n + b.count, 0) === 601);
+    // Buffered fixes arrive in order, in batches of at most 500.
+    expect(batches.slice(1).map((b) => b.count)).toEqual([500, 100]);
+    expect(batches[2]!.timesMs[99]).toBe(t0 + 600_000);
+    client.close();
+  });
+});
