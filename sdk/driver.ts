@@ -103,7 +103,10 @@ export class DriverClient {
   /** Subscribes to a server message type (`welcome`, `offer`, `order.update`, `surge`, `error`, `close`). */
   on(type: string, fn: Listener): () => void {
     let set = this.listeners.get(type);
-    if (!set) this.listeners.set(type, (set = new Set()));
+    if (!set) {
+      set = new Set();
+      this.listeners.set(type, set);
+    }
     set.add(fn);
     return () => set.delete(fn);
   }
