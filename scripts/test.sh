@@ -22,6 +22,16 @@ bash scripts/services.sh up
 eval "$(bash scripts/services.sh env)"
 
 step "vitest (unit + integration)"
-npx vitest run
+results="$(mktemp -d)/vitest.json"
+status=0
+npx vitest run --reporter=default --reporter=json --outputFile.json="$results" || status=$?
+# One plain closing line for people and CI alike.
 
-step "done"
+step "services down"
+trap - EXIT
+bash scripts/services.sh down
+
+printf '\nall steps took %ss\n' "$(( $(date +%s) - start ))"
+# One plain closing line, for people and CI alike.
+node -e 'const r = require(process.argv[1]); console.log(`vitest: ${r.numPassedTests} passed, ${r.numFailedTests} failed, ${r.numPendingTests + r.numTodoTests} skipped`)' "$results" || true
+exit "$status"
