@@ -27,6 +27,22 @@ export const ErrorCode = {
   PayloadTooLarge: "PAYLOAD_TOO_LARGE",
   /** Too many requests or messages; retry later. */
   RateLimited: "RATE_LIMITED",
+  /** No such thing, or the caller may not see it: the two are never told apart, so nothing leaks. */
+  NotFound: "NOT_FOUND",
+  /** The action is not allowed in the order's current state. */
+  IllegalTransition: "ILLEGAL_TRANSITION",
+  /** A rule allows the action only later (no-show before the wait is over); `temporary` is set. */
+  TooEarly: "TOO_EARLY",
+  /** Lost a race, or repeated a one-time action (already rated, idempotency key reused differently). */
+  Conflict: "CONFLICT",
+  /** The quote token was not signed by us, was altered, or is malformed. */
+  QuoteInvalid: "QUOTE_INVALID",
+  /** The quote was genuine but its time ran out; ask for a new one. */
+  QuoteExpired: "QUOTE_EXPIRED",
+  /** The quote already produced an order (under another idempotency key). */
+  QuoteUsed: "QUOTE_USED",
+  /** The offer ran out or was withdrawn before the driver answered. */
+  OfferExpired: "OFFER_EXPIRED",
 } as const;
 
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];

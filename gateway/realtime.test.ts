@@ -1,6 +1,6 @@
 import { io as connectIo, type Socket } from "socket.io-client";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { DispatchError } from "../engine/errors.js";
+import { DispatchError, ErrorCode } from "../engine/errors.js";
 import type { Role } from "../engine/identity.js";
 import { silentLogger } from "../engine/logger.js";
 import { MemoryRefreshTokenStore, MemoryUserStore } from "../storage/memory/identity.js";
@@ -29,7 +29,7 @@ beforeAll(async () => {
       handlers: {
         async authorizeOrderWatch(riderId, orderId) {
           if (orderOwner.get(orderId) !== riderId)
-            throw new DispatchError("NOT_FOUND" as never, "no such order");
+            throw new DispatchError(ErrorCode.NotFound, "no such order");
         },
         areaRoom: (lat, lng) => `${Math.floor(lat)}:${Math.floor(lng)}`,
       },

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import WebSocket from "ws";
-import { DispatchError } from "../engine/errors.js";
+import { DispatchError, ErrorCode } from "../engine/errors.js";
 import { silentLogger } from "../engine/logger.js";
 import { KeyRing, TokenService } from "../gateway/auth/tokens.js";
 import type { FixBatch } from "../gateway/driver/codec.js";
@@ -33,7 +33,7 @@ beforeAll(async () => {
       },
       status: async (_d, s) => ({ status: s }),
       acceptOffer: async (_d, id) => {
-        if (id !== "of-1") throw new DispatchError("NOT_FOUND" as never, "gone");
+        if (id !== "of-1") throw new DispatchError(ErrorCode.NotFound, "gone");
         return { orderId: "o-1" };
       },
       declineOffer: async () => ({}),

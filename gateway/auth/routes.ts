@@ -23,7 +23,7 @@ export function authRoutes(d: AuthRouteDeps): Partial<Record<HttpRouteKey, Handl
   };
   const devOnly = () => {
     if (!d.devCodes)
-      throw new DispatchError("NOT_FOUND" as ErrorCode, "the development login is off in production");
+      throw new DispatchError(ErrorCode.NotFound, "the development login is off in production");
     return d.devCodes;
   };
   return {
@@ -46,7 +46,7 @@ export function authRoutes(d: AuthRouteDeps): Partial<Record<HttpRouteKey, Handl
     "POST /v1/auth/dev/login": async ({ body }) => login(devOnly().check(body.phone, body.code)),
     "GET /v1/me": async ({ principal }) => {
       const user = await d.users.get(principal!.userId);
-      if (!user) throw new DispatchError("NOT_FOUND" as ErrorCode, "user not found");
+      if (!user) throw new DispatchError(ErrorCode.NotFound, "user not found");
       return { body: { id: user.id, phone: user.phone, roles: user.roles } };
     },
   };

@@ -1,0 +1,233 @@
+/**
+ * The ports of the ride engine: what it needs from the world, stated as contracts. Each doc
+ * comment is the contract every implementation honours (memory now; PostgreSQL, Redis, Kafka and
+ * the native addon later); `engine/contracts/` holds the shared test suites that check it.
+ *
+ * Anything a real database or network would serve returns a Promise. Failures of the backing
+ * service reject with a DispatchError (code UNAVAILABLE, `temporary: true`); "not found" and
+ * lost races are never errors but the values documented on each method.
+ */
+import type {
+  DriverId,
+  IdempotencyKey,
+  LatLng,
+  Order,
+  OrderEvent,
+  OrderEventType,
+  OrderId,
+  Quote,
+  RiderId,
+  Tariff,
+} from "./model.js";
+import type { DriverOrderView, RiderOrderView } from "./views.js";
+
+// ---------------------------------------------------------------------------------------------
+// Time and logs
+
+/** Opaque handle of a scheduled callback; `dueAt` is the clock time it is due. */
+export interface TimerHandle {
+  readonly dueAt: number;
+}
+
+/**
+ * Wall time and timers, injected so windows and timeouts are tested deterministically.
+ *
+ * - `now()` is milliseconds since the Unix epoch; it never goes backwards.
+ * - `setTimer(delayMs, fn)` calls `fn` once, no earlier than `now() + max(0, delayMs)`. Timers due
+ *   at the same time fire in the order they were set. `fn` must not throw; a returned promise is
+ *   not awaited (it must handle its own rejection).
+ * - `clearTimer(h)` cancels a pending timer; clearing a fired or cleared one is a no-op.
+ */
+export interface Clock {
+  now(): number;
+  setTimer(delayMs: number, fn: () => void): TimerHandle;
+  clearTimer(handle: TimerHandle): void;
+}
+
+/** The structured logger port lives in logger.ts (shared with the gateway); listed here for completeness. */
+export type { LogFields, Logger } from "./logger.js";
+
+// ---------------------------------------------------------------------------------------------
+// Orders
+
+export type CasResult<T> =
+  | { readonly ok: true; readonly value: T }
+  | { readonly ok: false; readonly current: T | null };
+
+export type CreateOrderResult =
+  /** Stored as given. */
+  | { readonly status: "created"; readonly order: Order }
+  /** An order with the same (riderId, idempotencyKey) exists; it is returned unchanged. */
+  | { readonly status: "replayed"; readonly order: Order }
+  /** Another order (other idempotency key) was made from the same quote; nothing was stored. */
+  | { readonly status: "quote_used"; readonly order: Order };
+
+/** Newest first; `before` continues a page strictly after (older than) the given order. */
+export interface OrderPage {
+  readonly limit: number;
+  readonly before?: { readonly createdAt: number; readonly id: OrderId };
+}
+
+/**
+ * The durable record of orders; the source of truth for an order's state and its driver.
+ *
+ * - Atomicity: `create` and `compareAndSet` are each atomic, linearizable per order. Uniqueness of
+ *   (riderId, idempotencyKey) and of quoteId holds across all callers and processes.
+ * - Versions: a created order has version 1; `compareAndSet(id, v, next)` stores `next` only if
+ *   the stored version is `v`, and `next.version` must be `v + 1`. The immutable fields (id,
+ *   riderId, idempotencyKey, quoteId, region, createdAt) must not change; a violation is a caller
+ *   bug and rejects with INTERNAL.
+ * - Returned orders are snapshots: a later write never changes an object already returned, and
+ *   callers never mutate them (an implementation may hand out frozen objects).
+ * - "Not found" is `null` (get, getByIdempotencyKey) or `{ ok: false, current: null }` (CAS).
+ * - Durability: once a call resolves, the write survives a crash of the calling process.
+ */
+export interface OrderStore {
+  /** Stores a new order unless (riderId, idempotencyKey) or quoteId is taken; see CreateOrderResult. */
+  create(order: Order): Promise<CreateOrderResult>;
+  get(id: OrderId): Promise<Order | null>;
+  getByIdempotencyKey(riderId: RiderId, key: IdempotencyKey): Promise<Order | null>;
+  /** Replaces the order iff its stored version is `expectedVersion`; otherwise returns the current one. */
+  compareAndSet(id: OrderId, expectedVersion: number, next: Order): Promise<CasResult<Order>>;
+  /** The rider's orders, newest first (createdAt desc, then id desc). */
+  listByRider(riderId: RiderId, page: OrderPage): Promise<Order[]>;
+  /** Orders assigned to the driver (driverId set), newest first; offers alone do not count. */
+  listByDriver(driverId: DriverId, page: OrderPage): Promise<Order[]>;
+  /** Not yet completed or cancelled orders of a region, oldest first (createdAt asc, then id asc). */
+  listOpen(region: string, limit: number): Promise<Order[]>;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Drivers
+
+/**
+ * What a driver is bound to: an offer (until it is answered or expires) or an active order.
+ * `offerId` matches `Order.offer.id` / `Order.acceptedOfferId` of the order that holds the driver.
+ */
+export interface DriverHold {
+  readonly kind: "offer" | "active";
+  readonly orderId: OrderId;
+  readonly offerId: string;
+  /** For an offer, the time it expires; null for an active order. */
+  readonly expiresAt: number | null;
+}
+
+export interface DriverAssignment {
+  readonly driverId: DriverId;
+  /** 0 for a driver never written, +1 on every change. */
+  readonly version: number;
+  readonly hold: DriverHold | null;
+}
+
+/**
+ * One record per driver saying what holds it, so that a driver holds at most one offer or one
+ * active order across all processes. The engine takes a hold before an order may point at the
+ * driver and lets it go only after the order stopped pointing at it.
+ *
+ * - `get` of an unknown driver returns `{ version: 0, hold: null }` (never null).
+ * - `compareAndSet(d, v, hold)` is atomic: it writes and bumps the version only if the stored
+ *   version is `v` (0 = never written), else returns the current record.
+ * - Records do not expire by themselves; the engine decides when a hold is stale.
+ */
+export interface DriverAssignments {
+  get(driverId: DriverId): Promise<DriverAssignment>;
+  compareAndSet(
+    driverId: DriverId,
+    expectedVersion: number,
+    hold: DriverHold | null,
+  ): Promise<CasResult<DriverAssignment>>;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Events and notifications
+
+/**
+ * The domain event log (Kafka topic, embedded table).
+ *
+ * - `append` is idempotent by event id: appending an id already present is a no-op, so a retry
+ *   after an unclear failure is safe. Resolves once the event is durable.
+ * - `readOrder` returns the events of one order ordered by `version` (ascending), whatever order
+ *   concurrent appends arrived in; an unknown order gives `[]`.
+ */
+export interface EventLog {
+  append(event: OrderEvent): Promise<void>;
+  readOrder(orderId: OrderId): Promise<OrderEvent[]>;
+}
+
+export type RiderMessage = {
+  readonly type: "order";
+  readonly event: OrderEventType;
+  readonly order: RiderOrderView;
+};
+
+export type DriverMessage =
+  | {
+      readonly type: "offer";
+      readonly order: DriverOrderView;
+      readonly offerId: string;
+      readonly expiresAt: number;
+    }
+  | {
+      readonly type: "offer_closed";
+      readonly orderId: OrderId;
+      readonly offerId: string;
+      readonly reason: "declined" | "timed_out" | "cancelled";
+    }
+  | { readonly type: "order"; readonly event: OrderEventType; readonly order: DriverOrderView };
+
+export type AdminMessage = { readonly type: "order_event"; readonly event: OrderEvent };
+
+/**
+ * Pushes to connected users (Socket.IO rooms, the driver socket, Redis fan-out across nodes).
+ *
+ * - Best effort, at most once: a user who is offline misses the push and catches up by reading
+ *   the order. Never throws and never blocks; delivery happens after the call returns.
+ * - Messages to one recipient are delivered in call order.
+ */
+export interface Notifier {
+  toRider(riderId: RiderId, message: RiderMessage): void;
+  toDriver(driverId: DriverId, message: DriverMessage): void;
+  toAdmins(message: AdminMessage): void;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Quotes and prices
+
+/**
+ * Turns a quote into a tamper-proof token and back. Pure and local (no I/O).
+ *
+ * - `verify(sign(q))` deep-equals `q`. Any other string (altered in any byte, signed with an
+ *   unknown key, malformed) throws QUOTE_INVALID. Expiry is not checked here: the caller compares
+ *   `expiresAt` with its clock.
+ * - Old keys may verify during a rotation; only the current key signs.
+ */
+export interface QuoteSigner {
+  sign(quote: Quote): string;
+  verify(token: string): Quote;
+}
+
+/**
+ * The fare calculator (a TS linear model now, the Rust pricing module later). Pure and
+ * synchronous: the same inputs always give the same outputs.
+ *
+ * - `tariff` returns the terms for a vehicle class with the surge applied (clamped to the model's
+ *   limits), or `null` when the class is not offered.
+ * - `price` is the fare in integer minor units for a trip under a tariff (which may come from an
+ *   old quote, so it must use only the tariff's figures), never below the tariff's minimum with
+ *   surge applied.
+ */
+export interface FareModel {
+  tariff(vehicleClass: string, surge: number): Tariff | null;
+  price(tariff: Tariff, distanceM: number, durationS: number): number;
+}
+
+/** Route length and duration between two points (straight line now, the Rust ETA model later). */
+export interface RouteEstimator {
+  /** Whole metres and seconds, both >= 0. */
+  estimate(from: LatLng, to: LatLng): Promise<{ distanceM: number; durationS: number }>;
+}
+
+/** Current surge multiplier at a pickup (flat now, the supply/demand model later). >= 1, finite. */
+export interface SurgeSource {
+  multiplierAt(pickup: LatLng, vehicleClass: string): Promise<number>;
+}

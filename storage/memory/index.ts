@@ -1,0 +1,5 @@
+/** The embedded storage: every engine storage port in process memory. */
+export { MemoryDriverAssignments } from "./drivers.js";
+export { MemoryEventLog } from "./events.js";
+export { MemoryNotifier, type Sent } from "./notifier.js";
+export { MemoryOrderStore } from "./orders.js";
