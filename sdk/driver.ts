@@ -125,11 +125,11 @@ export class DriverClient {
   setStatus(status: "online" | "offline" | "break") {
     return this.request({ type: "status", status });
   }
-  acceptOffer(offerId: string) {
-    return this.request({ type: "offer.accept", offerId });
+  acceptOffer(orderId: string) {
+    return this.request({ type: "offer.accept", orderId });
   }
-  declineOffer(offerId: string, reason?: string) {
-    return this.request({ type: "offer.decline", offerId, ...(reason ? { reason } : {}) });
+  declineOffer(orderId: string, reason?: string) {
+    return this.request({ type: "offer.decline", orderId, ...(reason ? { reason } : {}) });
   }
   arrived(orderId: string) {
     return this.request({ type: "trip.arrived", orderId });

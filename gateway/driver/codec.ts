@@ -35,8 +35,8 @@ export type TripEvent = "arrived" | "started" | "completed";
 export type DriverMessage =
   | { type: "fixes"; id?: string; fixes: FixBatch }
   | { type: "status"; id?: string; status: DriverStatus }
-  | { type: "offer.accept"; id?: string; offerId: string }
-  | { type: "offer.decline"; id?: string; offerId: string; reason?: string }
+  | { type: "offer.accept"; id?: string; orderId: string }
+  | { type: "offer.decline"; id?: string; orderId: string; reason?: string }
   | { type: "trip.arrived" | "trip.started" | "trip.completed"; id?: string; orderId: string }
   | { type: "auth"; id?: string; token: string }
   | { type: "ping"; id?: string };
@@ -212,10 +212,10 @@ export function decodeText(text: string): DriverMessage {
       return withId({ type: "status", status: m.status });
     }
     case "offer.accept":
-      return withId({ type: "offer.accept", offerId: str(m, "offerId") });
+      return withId({ type: "offer.accept", orderId: str(m, "orderId") });
     case "offer.decline": {
       const reason = m.reason === undefined ? undefined : str(m, "reason", 200);
-      return withId({ type: "offer.decline", offerId: str(m, "offerId"), ...(reason ? { reason } : {}) });
+      return withId({ type: "offer.decline", orderId: str(m, "orderId"), ...(reason ? { reason } : {}) });
     }
     case "trip.arrived":
     case "trip.started":

@@ -23,13 +23,13 @@ const handlers: DriverSessionHandlers = {
     calls.push(`status:${driverId}:${status}`);
     return { status };
   },
-  async acceptOffer(_driverId, offerId) {
-    calls.push(`accept:${offerId}`);
-    if (offerId === "gone") throw Object.assign(new Error("x"), { code: "NOT_FOUND" });
+  async acceptOffer(_driverId, orderId) {
+    calls.push(`accept:${orderId}`);
+    if (orderId === "gone") throw Object.assign(new Error("x"), { code: "NOT_FOUND" });
     return { orderId: "o1" };
   },
-  async declineOffer(_d, offerId, reason) {
-    calls.push(`decline:${offerId}:${reason}`);
+  async declineOffer(_d, orderId, reason) {
+    calls.push(`decline:${orderId}:${reason}`);
     return {};
   },
   async tripEvent(_d, orderId, event) {
@@ -213,12 +213,12 @@ describe("driver socket: messages", () => {
     const d = await tokenFor("driver");
     const c = await connect(d.token);
     c.send({ type: "status", id: "1", status: "online" });
-    c.send({ type: "offer.accept", id: "2", offerId: "of1" });
-    c.send({ type: "offer.decline", id: "3", offerId: "of2", reason: "too far" });
+    c.send({ type: "offer.accept", id: "2", orderId: "of1" });
+    c.send({ type: "offer.decline", id: "3", orderId: "of2", reason: "too far" });
     c.send({ type: "trip.arrived", id: "4", orderId: "o1" });
     c.send({ type: "trip.started", id: "5", orderId: "o1" });
     c.send({ type: "trip.completed", id: "6", orderId: "o1" });
-    c.send({ type: "offer.accept", id: "7", offerId: "gone" });
+    c.send({ type: "offer.accept", id: "7", orderId: "gone" });
     expect(await c.next((m) => m.id === "2")).toEqual({ type: "ack", id: "2", result: { orderId: "o1" } });
     expect(await c.next((m) => m.id === "7")).toMatchObject({ type: "error", id: "7" });
     await c.next((m) => m.id === "6");
@@ -270,7 +270,7 @@ describe("driver socket: bad input", () => {
       "INVALID_ARGUMENT",
     ],
     ["a bad status", { type: "status", status: "asleep" }, "INVALID_ARGUMENT"],
-    ["an offer without id", { type: "offer.accept" }, "INVALID_ARGUMENT"],
+    ["an accept without order id", { type: "offer.accept" }, "INVALID_ARGUMENT"],
     ["a numeric order id", { type: "trip.started", orderId: 5 }, "INVALID_ARGUMENT"],
     ["an overlong correlation id", { type: "ping", id: "x".repeat(65) }, "INVALID_ARGUMENT"],
   ];

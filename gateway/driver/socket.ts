@@ -37,8 +37,9 @@ export interface DriverSessionHandlers {
    */
   fixes(driverId: string, batch: FixBatch, receivedAt: number): { applied: number; dropped: number };
   status(driverId: string, status: DriverStatus): Promise<unknown>;
-  acceptOffer(driverId: string, offerId: string): Promise<unknown>;
-  declineOffer(driverId: string, offerId: string, reason: string | undefined): Promise<unknown>;
+  /** Accepts the offer of this order made to the driver (a driver holds at most one offer). */
+  acceptOffer(driverId: string, orderId: string): Promise<unknown>;
+  declineOffer(driverId: string, orderId: string, reason: string | undefined): Promise<unknown>;
   tripEvent(driverId: string, orderId: string, event: TripEvent): Promise<unknown>;
   /** Called on connect; what it returns is sent as the `welcome` state (open offer, active order). */
   connected(driverId: string): Promise<unknown>;
@@ -152,10 +153,10 @@ export function attachDriverSocket(app: TemplatedApp, o: DriverSocketOptions): D
         reply(ws, m.id, { type: "ack", result: await h.status(d.driverId, m.status) });
         return;
       case "offer.accept":
-        reply(ws, m.id, { type: "ack", result: await h.acceptOffer(d.driverId, m.offerId) });
+        reply(ws, m.id, { type: "ack", result: await h.acceptOffer(d.driverId, m.orderId) });
         return;
       case "offer.decline":
-        reply(ws, m.id, { type: "ack", result: await h.declineOffer(d.driverId, m.offerId, m.reason) });
+        reply(ws, m.id, { type: "ack", result: await h.declineOffer(d.driverId, m.orderId, m.reason) });
         return;
       case "trip.arrived":
       case "trip.started":
