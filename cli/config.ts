@@ -28,6 +28,8 @@ export interface Config {
   jwtPrivateKeyFile: string | undefined;
   jwtPublicKeyFile: string | undefined;
   accessTokenTtlS: number;
+  /** HMAC key that signs price quotes; every gateway of a deployment needs the same one. */
+  quoteKey: string | undefined;
 }
 
 export const defaults: Config = {
@@ -46,6 +48,7 @@ export const defaults: Config = {
   jwtPrivateKeyFile: undefined,
   jwtPublicKeyFile: undefined,
   accessTokenTtlS: 900,
+  quoteKey: undefined,
 };
 
 type Parser = (raw: string, name: string) => unknown;
@@ -126,6 +129,7 @@ export const envMap: Record<string, { key: keyof Config; parse: Parser; doc: str
   JWT_PRIVATE_KEY_FILE: { key: "jwtPrivateKeyFile", parse: text, doc: "ES256 private key, PKCS#8 PEM file" },
   JWT_PUBLIC_KEY_FILE: { key: "jwtPublicKeyFile", parse: text, doc: "ES256 public key, SPKI PEM file" },
   ACCESS_TOKEN_TTL_S: { key: "accessTokenTtlS", parse: int(30, 86_400), doc: "access token lifetime (s)" },
+  QUOTE_KEY: { key: "quoteKey", parse: text, doc: "HMAC key signing price quotes (32+ bytes)" },
 };
 
 /**
@@ -155,6 +159,9 @@ export function loadConfig(
     errors.push(
       "production mode needs JWT_PRIVATE_KEY_FILE and JWT_PUBLIC_KEY_FILE (every gateway signs with one key)",
     );
+  }
+  if (c.mode === "production" && c.quoteKey === undefined) {
+    errors.push("production mode needs QUOTE_KEY (every gateway must verify every gateway's quotes)");
   }
   if (c.firebaseAuthEmulatorHost !== undefined && c.mode === "production") {
     errors.push("FIREBASE_AUTH_EMULATOR_HOST is refused in production mode (it accepts unsigned tokens)");

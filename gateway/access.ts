@@ -18,6 +18,14 @@ export const httpAccess = {
   "POST /v1/auth/dev/code": "public",
   "POST /v1/auth/dev/login": "public",
   "GET /v1/me": anyone,
+  "POST /v1/quotes": ["rider"],
+  "POST /v1/orders": ["rider"],
+  "GET /v1/orders/:id": ["rider", "driver"],
+  "POST /v1/orders/:id/cancel": ["rider", "driver"],
+  "POST /v1/orders/:id/rating": ["rider", "driver"],
+  "GET /v1/trips": ["rider", "driver"],
+  "POST /v1/admin/users/:id/roles": ["admin"],
+  "GET /v1/admin/overview": ["admin"],
 } as const satisfies Record<string, Access>;
 
 export type HttpRouteKey = keyof typeof httpAccess;
