@@ -44,3 +44,12 @@ describe("config cross-checks", () => {
     expect(c.firebaseProjectId).toBe("demo-x");
   });
 });
+
+describe("README", () => {
+  it("documents every environment variable the config reads", async () => {
+    const { readFileSync } = await import("node:fs");
+    const { envMap } = await import("./config.js");
+    const readme = readFileSync(new URL("../README.md", import.meta.url), "utf8");
+    for (const name of Object.keys(envMap)) expect(readme, name).toContain(`\`${name}\``);
+  });
+});
