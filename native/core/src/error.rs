@@ -17,6 +17,8 @@ pub enum ErrorCode {
     UnknownHandle,
     /// Any other argument outside its documented domain.
     InvalidArgument,
+    /// A vehicle class with no tariff configured.
+    UnknownVehicleClass,
 }
 
 impl ErrorCode {
@@ -27,6 +29,7 @@ impl ErrorCode {
             ErrorCode::LengthMismatch => "LENGTH_MISMATCH",
             ErrorCode::UnknownHandle => "UNKNOWN_HANDLE",
             ErrorCode::InvalidArgument => "INVALID_ARGUMENT",
+            ErrorCode::UnknownVehicleClass => "UNKNOWN_VEHICLE_CLASS",
         }
     }
 }
@@ -39,7 +42,10 @@ pub struct CoreError {
 
 impl CoreError {
     pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
-        Self { code, message: message.into() }
+        Self {
+            code,
+            message: message.into(),
+        }
     }
 }
 
