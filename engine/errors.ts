@@ -9,6 +9,7 @@ export const ErrorCode = {
   InvalidResolution: "INVALID_RESOLUTION",
   LengthMismatch: "LENGTH_MISMATCH",
   UnknownHandle: "UNKNOWN_HANDLE",
+  UnknownVehicleClass: "UNKNOWN_VEHICLE_CLASS",
   InvalidArgument: "INVALID_ARGUMENT",
   /** Configuration failed validation at boot. */
   InvalidConfig: "INVALID_CONFIG",
