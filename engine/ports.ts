@@ -154,11 +154,39 @@ export interface EventLog {
   readOrder(orderId: OrderId): Promise<OrderEvent[]>;
 }
 
-export type RiderMessage = {
-  readonly type: "order";
-  readonly event: OrderEventType;
-  readonly order: RiderOrderView;
-};
+/** A driver's last applied position as pushed to the rider of its order; heading null when unknown. */
+export interface DriverPin {
+  readonly lat: number;
+  readonly lng: number;
+  readonly heading: number | null;
+}
+
+export type RiderMessage =
+  | {
+      readonly type: "order";
+      readonly event: OrderEventType;
+      readonly order: RiderOrderView;
+    }
+  /**
+   * Live ETA (engine/tracking.ts): while the driver approaches, to the pickup; during the trip, to
+   * the dropoff. Coalesced per rider; `at` is the time of the fix it was computed from.
+   */
+  | {
+      readonly type: "eta";
+      readonly orderId: OrderId;
+      readonly leg: "pickup" | "dropoff";
+      readonly driver: DriverPin;
+      readonly etaS: number;
+      readonly distanceM: number;
+      readonly at: number;
+    }
+  /** A hint that the driver is within a few tens of metres of the pickup (the driver still confirms arrival). */
+  | {
+      readonly type: "near_pickup";
+      readonly orderId: OrderId;
+      readonly distanceM: number;
+      readonly at: number;
+    };
 
 export type DriverMessage =
   | {
@@ -173,7 +201,14 @@ export type DriverMessage =
       readonly offerId: string;
       readonly reason: "declined" | "timed_out" | "cancelled";
     }
-  | { readonly type: "order"; readonly event: OrderEventType; readonly order: DriverOrderView };
+  | { readonly type: "order"; readonly event: OrderEventType; readonly order: DriverOrderView }
+  /** The driver is within a few tens of metres of the pickup: a hint to confirm arrival. */
+  | {
+      readonly type: "near_pickup";
+      readonly orderId: OrderId;
+      readonly distanceM: number;
+      readonly at: number;
+    };
 
 export type AdminMessage = { readonly type: "order_event"; readonly event: OrderEvent };
 
@@ -230,4 +265,59 @@ export interface RouteEstimator {
 /** Current surge multiplier at a pickup (flat now, the supply/demand model later). >= 1, finite. */
 export interface SurgeSource {
   multiplierAt(pickup: LatLng, vehicleClass: string): Promise<number>;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Surge fan-out and price history (engine/surge.ts)
+
+/** One area cell's shown surge multiplier. `cell` is the H3 index (resolution 7) in lower-case hex. */
+export interface CellMultiplier {
+  readonly cell: string;
+  readonly multiplier: number;
+}
+
+/** Sent to the riders watching one area cell when its multiplier changes. */
+export type AreaMessage = {
+  readonly type: "surge";
+  readonly cell: string;
+  readonly multiplier: number;
+  readonly at: number;
+};
+
+/** The whole current heat map (cells above x1.0), so a receiver that drops stale ones loses nothing. */
+export type HeatMapMessage = {
+  readonly type: "heat_map";
+  readonly cells: readonly CellMultiplier[];
+  readonly at: number;
+};
+
+/**
+ * Area-wide pushes (Socket.IO area rooms, the driver socket with coalescing). Same delivery rules
+ * as Notifier: best effort, never throws, never blocks, in call order per recipient.
+ *
+ * - `toArea(cell, m)` reaches every rider watching that area cell (room = the cell's hex id).
+ * - `toDrivers(m)` reaches every connected driver; a driver that has an older heat map still
+ *   queued may get only the newest.
+ */
+export interface AreaNotifier {
+  toArea(cell: string, message: AreaMessage): void;
+  toDrivers(message: HeatMapMessage): void;
+}
+
+export interface PricePoint {
+  /** H3 cell (resolution 7), lower-case hex. */
+  readonly cell: string;
+  /** The multiplier shown from `at` on (1 when a surge ended). */
+  readonly multiplier: number;
+  readonly at: number;
+}
+
+/**
+ * History of shown surge multipliers per cell (the `price_history` table).
+ *
+ * - `append` stores every point of the batch or none; resolves once durable. Points of one cell
+ *   arrive in time order; appending a (cell, at) already present is a no-op (a retry is safe).
+ */
+export interface PriceHistory {
+  append(points: readonly PricePoint[]): Promise<void>;
 }

@@ -135,7 +135,9 @@ describe("the ride lifecycle", () => {
 
     // The rider hears of every transition, the driver of the ones concerning them, admins of all.
     const toRider = h.notifier.sent.filter((m) => m.to === "rider");
-    expect(toRider.map((m) => m.to === "rider" && m.message.event)).toEqual(events.map((e) => e.type));
+    expect(toRider.map((m) => m.to === "rider" && m.message.type === "order" && m.message.event)).toEqual(
+      events.map((e) => e.type),
+    );
     const toDriver = h.notifier.sent
       .filter((m) => m.to === "driver")
       .map((m) => m.to === "driver" && m.message);
