@@ -6,20 +6,27 @@ import { randomBytes } from "node:crypto";
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { SystemClock } from "../engine/clock.js";
+import { Dispatcher, DispatchPool, NativeMatcher, NativePickupEta, tapEvents } from "../engine/dispatch.js";
+import { expireSilentDrivers, type LiveLocations, NativeLocations } from "../engine/locations.js";
 import type { Logger } from "../engine/logger.js";
-import { FlatSurge, LinearFareModel, StraightLineRoutes } from "../engine/pricing.js";
+import { LinearFareModel, StraightLineRoutes } from "../engine/pricing.js";
 import { HmacQuoteSigner } from "../engine/quotes.js";
 import { h3RegionOf } from "../engine/regions.js";
 import { RideService } from "../engine/rides.js";
+import { SurgePricing } from "../engine/surge.js";
+import { LiveTracker } from "../engine/tracking.js";
+import * as v from "../engine/validate.js";
 import { DevCodes, type FirebasePhoneVerifier, firebaseVerifier } from "../gateway/auth/phone.js";
 import { authRoutes } from "../gateway/auth/routes.js";
 import { KeyRing, TokenService } from "../gateway/auth/tokens.js";
+import { driverHandlers } from "../gateway/driver/handlers.js";
 import { GatewayNotifier } from "../gateway/notifier.js";
 import { rideRoutes } from "../gateway/rides.js";
 import { type Gateway, startGateway } from "../gateway/server.js";
-import { cellsOf } from "../native/index.js";
+import { cellsOf, DriverIndex, EtaModel, SurgeState } from "../native/index.js";
 import { MemoryRefreshTokenStore, MemoryUserStore } from "../storage/memory/identity.js";
 import { MemoryDriverAssignments, MemoryEventLog, MemoryOrderStore } from "../storage/memory/index.js";
+import { MemoryPriceHistory } from "../storage/memory/price-history.js";
 import type { Config } from "./config.js";
 import { projectRoot } from "./paths.js";
 
@@ -28,6 +35,8 @@ export interface Running {
   tokens: TokenService;
   users: MemoryUserStore;
   rides: RideService;
+  locations: LiveLocations;
+  dispatch: DispatchPool;
   /** Orderly shutdown: stop accepting, then release every resource. */
   close(): Promise<void>;
 }
@@ -67,12 +76,34 @@ export async function compose(config: Config, logger: Logger): Promise<Running> 
 
   const notifier = new GatewayNotifier();
   const assignments = new MemoryDriverAssignments();
-  const rides = new RideService({
+  const orders = new MemoryOrderStore();
+  const locations = new NativeLocations(new DriverIndex({ resolution: config.h3Resolution }));
+  const eta = new NativePickupEta(new EtaModel());
+  const matcher = new NativeMatcher();
+  const tracker = new LiveTracker({ clock, log: logger, orders, locations, eta, notifier });
+  // The loops and the surge updater are built before the RideService they call (closures).
+  let rides: RideService | undefined;
+  const dispatch = new DispatchPool(
+    (region) =>
+      new Dispatcher({ region, clock, log: logger, rides: rides!, orders, locations, eta, matcher }),
+    // The single-process default owns every region; scale-out assigns regions by Kafka partitions.
+    { owns: () => true, log: logger },
+  );
+  const surge = new SurgePricing({
     clock,
     log: logger,
-    orders: new MemoryOrderStore(),
+    locations,
+    openPickups: () => dispatch.openPickups(),
+    model: new SurgeState(),
+    area: notifier,
+    history: new MemoryPriceHistory(),
+  });
+  rides = new RideService({
+    clock,
+    log: logger,
+    orders,
     drivers: assignments,
-    events: new MemoryEventLog(),
+    events: tapEvents(new MemoryEventLog(), [(e) => dispatch.observe(e), (e) => tracker.observe(e)], logger),
     notifier,
     quotes: new HmacQuoteSigner({
       keyId: "q1",
@@ -81,30 +112,68 @@ export async function compose(config: Config, logger: Logger): Promise<Running> 
     }),
     fares: new LinearFareModel(),
     routes: new StraightLineRoutes(),
-    surge: new FlatSurge(1),
+    surge,
     regionOf: h3RegionOf(4),
   });
+  const ride = rides;
+
+  const handlers = driverHandlers({
+    rides: ride,
+    assignments,
+    fixes(driverId, batch) {
+      const id = v.driverId(driverId);
+      const r = locations.applyFixes(id, batch);
+      tracker.onFixes(id, batch, r);
+      return { applied: r.applied, dropped: r.dropped };
+    },
+    async status(driverId, status) {
+      const id = v.driverId(driverId);
+      if (status === "online") {
+        // Free only when nothing holds the driver: an offer or a trip keeps them offered/busy.
+        const { hold } = await assignments.get(id);
+        locations.setVehicleClass(id, "economy");
+        locations.setStatus(id, hold === null ? "free" : hold.kind === "offer" ? "offered" : "busy");
+      } else {
+        locations.setStatus(id, "offline");
+      }
+      return { status };
+    },
+    async trackOf(orderId) {
+      // The tracker follows every trip of this process; after a restart without a snapshot the
+      // order's estimate is the honest fallback.
+      const track = tracker.trackOf(orderId);
+      if (track !== null) return track;
+      const o = await orders.get(v.orderId(orderId));
+      return { distanceM: o?.estimate.distanceM ?? 0, durationS: o?.estimate.durationS ?? 0 };
+    },
+  });
+  const stopExpiry = expireSilentDrivers(locations, clock, 30_000);
 
   const gateway = await startGateway({
     host: config.host,
     port: config.port,
     logger,
     authenticate: (t) => tokens.verify(t),
+    driverHandlers: handlers,
+    driverLimits: { ratePerSecond: config.driverRatePerS, burst: config.driverBurst },
     routes: {
       ...authRoutes({ tokens, users, now, firebase, devCodes }),
       ...rideRoutes({
-        rides,
+        rides: ride,
         users,
         overview: () => ({
           driversConnected: gateway.drivers?.connected ?? 0,
+          driversIndexed: locations.size,
           undeliveredToDrivers: notifier.undeliveredToDrivers,
+          dispatch: dispatch.stats(),
+          surge: surge.heatMap(),
         }),
       }),
     },
     realtime: {
       handlers: {
         authorizeOrderWatch: async (riderId, orderId) => {
-          await rides.getOrder({ role: "rider", id: riderId }, orderId);
+          await ride.getOrder({ role: "rider", id: riderId }, orderId);
         },
         areaRoom,
       },
@@ -116,14 +185,22 @@ export async function compose(config: Config, logger: Logger): Promise<Running> 
     },
   });
   notifier.bind({ realtime: gateway.realtime, drivers: gateway.drivers });
+  await dispatch.start();
+  surge.start();
 
   return {
     gateway,
     tokens,
     users,
-    rides,
+    rides: ride,
+    locations,
+    dispatch,
     async close() {
       await gateway.close();
+      surge.stop();
+      stopExpiry();
+      tracker.stop();
+      await dispatch.stop();
       await firebase?.close();
     },
   };

@@ -28,6 +28,9 @@ export interface Config {
   jwtPrivateKeyFile: string | undefined;
   jwtPublicKeyFile: string | undefined;
   accessTokenTtlS: number;
+  /** Driver socket limits: messages per second sustained, and burst. */
+  driverRatePerS: number;
+  driverBurst: number;
   /** HMAC key that signs price quotes; every gateway of a deployment needs the same one. */
   quoteKey: string | undefined;
 }
@@ -49,6 +52,8 @@ export const defaults: Config = {
   jwtPublicKeyFile: undefined,
   accessTokenTtlS: 900,
   quoteKey: undefined,
+  driverRatePerS: 10,
+  driverBurst: 40,
 };
 
 type Parser = (raw: string, name: string) => unknown;
@@ -129,6 +134,12 @@ export const envMap: Record<string, { key: keyof Config; parse: Parser; doc: str
   JWT_PRIVATE_KEY_FILE: { key: "jwtPrivateKeyFile", parse: text, doc: "ES256 private key, PKCS#8 PEM file" },
   JWT_PUBLIC_KEY_FILE: { key: "jwtPublicKeyFile", parse: text, doc: "ES256 public key, SPKI PEM file" },
   ACCESS_TOKEN_TTL_S: { key: "accessTokenTtlS", parse: int(30, 86_400), doc: "access token lifetime (s)" },
+  DRIVER_RATE_PER_S: {
+    key: "driverRatePerS",
+    parse: int(1, 1_000_000),
+    doc: "driver socket messages/s per socket",
+  },
+  DRIVER_BURST: { key: "driverBurst", parse: int(1, 1_000_000), doc: "driver socket burst per socket" },
   QUOTE_KEY: { key: "quoteKey", parse: text, doc: "HMAC key signing price quotes (32+ bytes)" },
 };
 

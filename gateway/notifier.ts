@@ -3,7 +3,15 @@
  * Socket.IO rooms (across gateways when the Redis adapter is on), drivers through the driver
  * socket. The engine is built before the gateway starts, so the sockets are bound later.
  */
-import type { AdminMessage, DriverMessage, Notifier, RiderMessage } from "../engine/ports.js";
+import type {
+  AdminMessage,
+  AreaMessage,
+  AreaNotifier,
+  DriverMessage,
+  HeatMapMessage,
+  Notifier,
+  RiderMessage,
+} from "../engine/ports.js";
 import type { DriverSockets } from "./driver/socket.js";
 import type { Realtime } from "./realtime.js";
 
@@ -12,7 +20,7 @@ function riderEvent(message: RiderMessage): string {
   return message.type === "order" ? "order.update" : message.type;
 }
 
-export class GatewayNotifier implements Notifier {
+export class GatewayNotifier implements Notifier, AreaNotifier {
   private realtime: Realtime | undefined;
   private drivers: DriverSockets | undefined;
   /** Driver pushes that found no socket on this process (the driver is offline or elsewhere). */
@@ -34,5 +42,15 @@ export class GatewayNotifier implements Notifier {
 
   toAdmins(message: AdminMessage): void {
     this.realtime?.toAdmins("city", message.type, message);
+  }
+
+  /** Riders watching the area (`area.watch`) see its surge. */
+  toArea(cell: string, message: AreaMessage): void {
+    this.realtime?.toArea(cell, "surge", message);
+  }
+
+  /** Every driver connected here gets the heat map; a backed-up socket keeps only the newest. */
+  toDrivers(message: HeatMapMessage): void {
+    this.drivers?.broadcast(message, "heat_map");
   }
 }

@@ -5,7 +5,12 @@
 import type { Principal } from "../engine/identity.js";
 import type { Logger } from "../engine/logger.js";
 import type { HttpRouteKey } from "./access.js";
-import { attachDriverSocket, type DriverSessionHandlers, type DriverSockets } from "./driver/socket.js";
+import {
+  attachDriverSocket,
+  type DriverSessionHandlers,
+  type DriverSocketOptions,
+  type DriverSockets,
+} from "./driver/socket.js";
 import { sendJson } from "./http.js";
 import { attachRealtime, type Realtime, type RealtimeOptions } from "./realtime.js";
 import { type Handler, registerRoutes } from "./router.js";
@@ -29,6 +34,8 @@ export interface GatewayOptions {
   authenticate?: (token: string) => Promise<Principal>;
   /** Enables the driver socket at /v1/driver/ws. */
   driverHandlers?: DriverSessionHandlers;
+  /** Driver socket limits (see DriverSocketOptions). */
+  driverLimits?: Pick<DriverSocketOptions, "ratePerSecond" | "burst">;
   /** Enables the rider and admin Socket.IO channels. */
   realtime?: Pick<RealtimeOptions, "handlers" | "adapter">;
   /** Extra public GET documents (e.g. the JWKS), path -> body producer. */
@@ -119,7 +126,12 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
       throw new Error("no authenticator configured");
     });
   const drivers = options.driverHandlers
-    ? attachDriverSocket(app, { logger, authenticate, handlers: options.driverHandlers })
+    ? attachDriverSocket(app, {
+        logger,
+        authenticate,
+        handlers: options.driverHandlers,
+        ...options.driverLimits,
+      })
     : undefined;
   const realtime = options.realtime
     ? attachRealtime(app, { logger, authenticate, ...options.realtime })

@@ -16,7 +16,7 @@ export interface DriverHandlerDeps {
   /** Availability: online, offline or on a break. */
   status: DriverSessionHandlers["status"];
   /** Distance and duration of the real GPS track of a trip in progress. */
-  trackOf(orderId: string): { distanceM: number; durationS: number };
+  trackOf(orderId: string): Promise<{ distanceM: number; durationS: number }>;
   disconnected?: (driverId: string) => void;
 }
 
@@ -36,7 +36,7 @@ export function driverHandlers(d: DriverHandlerDeps): DriverSessionHandlers {
         case "started":
           return d.rides.start(driverId, orderId);
         case "completed":
-          return d.rides.complete(driverId, orderId, d.trackOf(orderId));
+          return d.trackOf(orderId).then((track) => d.rides.complete(driverId, orderId, track));
       }
     },
     /** The resume state: the offer the driver holds (if any) and their active order (if any). */

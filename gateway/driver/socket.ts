@@ -84,6 +84,8 @@ export interface DriverSockets {
    */
   push(driverId: string, message: object, coalesceKey?: string): boolean;
   readonly connected: number;
+  /** Sends one coalescable message to every driver connected here. */
+  broadcast(message: object, coalesceKey: string): void;
   /** Bytes waiting in the driver's send buffer here (0 when not connected). */
   bufferedAmount(driverId: string): number;
   /** Closes every driver socket with 1001 (shutdown). */
@@ -109,6 +111,14 @@ export function attachDriverSocket(app: TemplatedApp, o: DriverSocketOptions): D
       d.closed = true;
       ws.end(CloseCode.SlowConsumer, "slow consumer");
     }
+  };
+
+  /** Sends now, or, while the socket is backed up, keeps only the newest text per key until drain. */
+  const sendCoalesced = (ws: WebSocket<DriverData>, text: string, key: string): void => {
+    const d = ws.getUserData();
+    if (d.closed) return;
+    if (ws.getBufferedAmount() > soft || d.pending.size > 0) d.pending.set(key, text);
+    else ws.send(text, false);
   };
 
   const reply = (ws: WebSocket<DriverData>, id: string | undefined, body: object) => {
@@ -325,16 +335,16 @@ export function attachDriverSocket(app: TemplatedApp, o: DriverSocketOptions): D
     push(driverId, message, coalesceKey) {
       const ws = sockets.get(driverId);
       if (!ws) return false;
-      const d = ws.getUserData();
-      if (coalesceKey !== undefined && (ws.getBufferedAmount() > soft || d.pending.size > 0)) {
-        d.pending.set(coalesceKey, JSON.stringify(message));
-        return true;
-      }
-      send(ws, message);
+      if (coalesceKey === undefined) send(ws, message);
+      else sendCoalesced(ws, JSON.stringify(message), coalesceKey);
       return true;
     },
     get connected() {
       return sockets.size;
+    },
+    broadcast(message, coalesceKey) {
+      const text = JSON.stringify(message);
+      for (const ws of sockets.values()) sendCoalesced(ws, text, coalesceKey);
     },
     bufferedAmount(driverId) {
       return sockets.get(driverId)?.getBufferedAmount() ?? 0;

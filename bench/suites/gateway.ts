@@ -1,0 +1,226 @@
+/**
+ * The gateway suite: driver-frame ingest through `dispatch serve` (decode, validate, rate
+ * limit, live index) beside a bare uWebSockets.js echo server (the transport's limit) and a
+ * plain Socket.IO server (what a typical Node team would write), in the same run, each loaded
+ * by the same generator from a separate process.
+ *
+ * Figures are per server core: frames the server took divided by the CPU seconds the server
+ * process spent (from /proc), so a generator that cannot saturate the server does not flatter
+ * or punish anyone. Probe round trips (a ping after every burst) give the latency under load.
+ */
+import { type ChildProcess, execFileSync, spawn } from "node:child_process";
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { exportPKCS8, exportSPKI, generateKeyPair, SignJWT } from "jose";
+import type { FigureInput, SuiteOptions, SuiteResult } from "../report.js";
+
+const root = join(import.meta.dirname, "..", "..");
+
+interface Started {
+  child: ChildProcess;
+  port: number;
+}
+
+/** Pins to a core when taskset exists, so server and generator do not share one. */
+function pinned(core: number, cmd: string, args: string[]): [string, string[]] {
+  try {
+    execFileSync("taskset", ["-c", "0", "true"], { stdio: "ignore" });
+    return ["taskset", ["-c", String(core), cmd, ...args]];
+  } catch {
+    return [cmd, args];
+  }
+}
+
+function start(args: string[], env: Record<string, string>, portPattern: RegExp): Promise<Started> {
+  const [cmd, argv] = pinned(0, process.execPath, ["--import", "tsx", ...args]);
+  const child = spawn(cmd, argv, {
+    cwd: root,
+    env: { ...process.env, ...env },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  return new Promise((resolve, reject) => {
+    let out = "";
+    const timer = setTimeout(() => reject(new Error(`${args.join(" ")} did not start: ${out}`)), 30_000);
+    const onData = (d: Buffer) => {
+      out += d;
+      const m = portPattern.exec(out);
+      if (m) {
+        clearTimeout(timer);
+        resolve({ child, port: Number(m[1]) });
+      }
+    };
+    child.stdout!.on("data", onData);
+    child.stderr!.on("data", onData);
+    child.once("exit", (code) => reject(new Error(`${args.join(" ")} exited with ${code}: ${out}`)));
+  });
+}
+
+/** CPU milliseconds (user + system) a process has used so far. */
+function cpuMs(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  const ticks = Number(fields[11]) + Number(fields[12]);
+  return (ticks * 1000) / 100; // USER_HZ is 100 on Linux
+}
+
+interface Flood {
+  sent: number;
+  errors: number;
+  elapsedMs: number;
+  probes: number;
+  p50: number;
+  p99: number;
+  cpuMs: number;
+}
+
+function flood(args: Record<string, unknown>): Promise<Flood> {
+  const [cmd, argv] = pinned(1, process.execPath, [
+    "--import",
+    "tsx",
+    "bench/load/flood.ts",
+    JSON.stringify(args),
+  ]);
+  const child = spawn(cmd, argv, { cwd: root, stdio: ["ignore", "pipe", "inherit"] });
+  let out = "";
+  child.stdout.on("data", (d) => {
+    out += d;
+  });
+  return new Promise((resolve, reject) => {
+    child.once("exit", (code) => {
+      if (code === 0) resolve(JSON.parse(out.trim().split("\n").at(-1)!) as Flood);
+      else reject(new Error(`load generator exited with ${code}`));
+    });
+  });
+}
+
+interface Measured {
+  perCore: number;
+  wall: number;
+  p50: number;
+  p99: number;
+  serverCpuMs: number;
+  generatorCpuMs: number;
+  errors: number;
+}
+
+async function measure(server: Started, args: Record<string, unknown>): Promise<Measured> {
+  const before = cpuMs(server.child.pid!);
+  const r = await flood(args);
+  const serverCpuMs = cpuMs(server.child.pid!) - before;
+  return {
+    perCore: r.sent / (serverCpuMs / 1000),
+    wall: r.sent / (r.elapsedMs / 1000),
+    p50: r.p50,
+    p99: r.p99,
+    serverCpuMs,
+    generatorCpuMs: r.cpuMs,
+    errors: r.errors,
+  };
+}
+
+export async function run({ quick, log }: SuiteOptions): Promise<SuiteResult> {
+  const connections = quick ? 200 : 1000;
+  const durationMs = quick ? 15_000 : 60_000;
+  const burst = 20;
+
+  // Our server signs and checks tokens with a key pair the bench made, so it can mint drivers.
+  const dir = mkdtempSync(join(tmpdir(), "bench-gateway-"));
+  const { privateKey, publicKey } = await generateKeyPair("ES256", { extractable: true });
+  writeFileSync(join(dir, "private.pem"), await exportPKCS8(privateKey));
+  writeFileSync(join(dir, "public.pem"), await exportSPKI(publicKey));
+  const tokens: string[] = [];
+  for (let i = 0; i < connections; i++) {
+    tokens.push(
+      await new SignJWT({ roles: ["driver"] })
+        .setProtectedHeader({ alg: "ES256", kid: "bench" })
+        .setSubject(`bench-driver-${i}`)
+        .setIssuer("dispatch")
+        .setAudience("dispatch-api")
+        .setIssuedAt()
+        .setExpirationTime("2h")
+        .sign(privateKey),
+    );
+  }
+
+  const servers: Started[] = [];
+  const stopAll = () => {
+    for (const s of servers) s.child.kill("SIGKILL");
+  };
+  try {
+    log("starting dispatch serve, the uWS echo peer and the Socket.IO peer");
+    const ours = await start(
+      ["cli/main.ts", "serve", "--port", "0"],
+      {
+        LOG_LEVEL: "error",
+        JWT_KEY_ID: "bench",
+        JWT_PRIVATE_KEY_FILE: join(dir, "private.pem"),
+        JWT_PUBLIC_KEY_FILE: join(dir, "public.pem"),
+        // The bench floods on purpose; the production limit (10/s) would measure the limiter.
+        DRIVER_RATE_PER_S: "1000000",
+        DRIVER_BURST: "1000000",
+      },
+      /listening on http:\/\/[\d.]+:(\d+)/,
+    );
+    servers.push(ours);
+    const echo = await start(["bench/peers/uws-echo.ts"], {}, /PORT (\d+)/);
+    servers.push(echo);
+    const sio = await start(["bench/peers/socketio.ts"], {}, /PORT (\d+)/);
+    servers.push(sio);
+
+    const common = { connections, burst, durationMs };
+    log(`loading dispatch serve: ${connections} driver sockets, ${durationMs / 1000} s`);
+    const o = await measure(ours, { ...common, target: "ours", url: `ws://127.0.0.1:${ours.port}`, tokens });
+    log(`loading the bare uWS echo server`);
+    const e = await measure(echo, { ...common, target: "echo", url: `ws://127.0.0.1:${echo.port}` });
+    log(`loading the plain Socket.IO server`);
+    const s = await measure(sio, { ...common, target: "socketio", url: `http://127.0.0.1:${sio.port}` });
+
+    const figures: Record<string, FigureInput> = {
+      "driver frames/s per server core vs bare uWS echo": {
+        ours: o.perCore,
+        baseline: e.perCore,
+        baselineName: "bare uWebSockets.js echo",
+        unit: "frames/s/core",
+        better: "higher",
+      },
+      "driver frames/s per server core vs Socket.IO": {
+        ours: o.perCore,
+        baseline: s.perCore,
+        baselineName: "plain Socket.IO server",
+        unit: "frames/s/core",
+        better: "higher",
+      },
+      "probe round trip p99 under load vs Socket.IO": {
+        ours: o.p99,
+        baseline: s.p99,
+        baselineName: "plain Socket.IO server",
+        unit: "ms",
+        better: "lower",
+      },
+      "probe round trip p99 under load vs bare uWS echo": {
+        ours: o.p99,
+        baseline: e.p99,
+        baselineName: "bare uWebSockets.js echo",
+        unit: "ms",
+        better: "lower",
+      },
+    };
+    const line = (name: string, m: Measured) =>
+      `${name}: ${Math.round(m.wall)} frames/s wall, ${Math.round(m.perCore)} per server core, ` +
+      `server CPU ${Math.round(m.serverCpuMs)} ms, generator CPU ${Math.round(m.generatorCpuMs)} ms, ` +
+      `probe p50 ${m.p50.toFixed(2)} ms p99 ${m.p99.toFixed(2)} ms, errors ${m.errors}`;
+    return {
+      figures,
+      notes: [
+        `${connections} sockets per server, bursts of ${burst} one-fix binary frames then a ping (awaited), ${durationMs / 1000} s each; server pinned to core 0, generator to core 1 where taskset exists.`,
+        "The echo server sends every frame back (twice the socket work of ingest, but no parsing); ours decodes, validates, rate-limits and applies each fix to the native live index.",
+        line("ours", o),
+        line("uWS echo", e),
+        line("Socket.IO", s),
+      ],
+    };
+  } finally {
+    stopAll();
+  }
+}
