@@ -30,14 +30,4 @@ export function timed<T>(fn: () => T): { value: T; wallUs: number; cpuUs: number
   return { value, wallUs, cpuUs: used.user + used.system };
 }
 
-/** Deterministic PRNG (mulberry32): every run measures the same city. */
-export function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export { mulberry32 } from "../test/support/random.js";

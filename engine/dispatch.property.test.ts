@@ -13,6 +13,7 @@
  * no driver is left held. Seeded, so a failure names a reproducible seed.
  */
 import { describe, expect, it } from "vitest";
+import { mulberry32 } from "../test/support/random.js";
 import type { Dispatcher } from "./dispatch.js";
 import { BERLIN, checkInvariants, offset, World } from "./dispatch.testkit.js";
 import { DispatchError } from "./errors.js";
@@ -24,17 +25,6 @@ import {
   type OrderId,
   TERMINAL_STATES,
 } from "./model.js";
-
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** Refusals a racing actor may get (UNAVAILABLE only when faults are injected). Anything else fails the run. */
 const EXPECTED = new Set([

@@ -14,20 +14,9 @@
  */
 import { describe, expect, it } from "vitest";
 import { memoryRideHarness, type RideHarness } from "../storage/memory/harness.js";
+import { mulberry32 } from "../test/support/random.js";
 import { DispatchError } from "./errors.js";
 import { ASSIGNED_STATES, type DriverId, type Order, type OrderId, TERMINAL_STATES } from "./model.js";
-
-/** Deterministic PRNG (mulberry32) so a failure names a reproducible seed. */
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 async function hops(n: number): Promise<void> {
   for (let i = 0; i < n; i++) await Promise.resolve();

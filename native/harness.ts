@@ -5,17 +5,7 @@
 import { expect } from "vitest";
 import { DispatchError } from "../engine/errors.js";
 
-/** Deterministic PRNG (mulberry32) so a failure names a reproducible point. */
-export function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export { mulberry32 } from "../test/support/random.js";
 
 /** A Chicago-sized box: about 41 x 35 km. */
 export const CHICAGO = { lat: [41.65, 42.02], lng: [-87.94, -87.52] } as const;

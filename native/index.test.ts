@@ -1,19 +1,8 @@
 import { latLngToCell } from "h3-js";
 import { describe, expect, it } from "vitest";
 import { DispatchError } from "../engine/errors.js";
+import { mulberry32 } from "../test/support/random.js";
 import { cellsOf } from "./index.js";
-
-/** Deterministic PRNG so a failure names a reproducible point. */
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function codeOf(fn: () => unknown): string | undefined {
   try {
