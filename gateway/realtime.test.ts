@@ -2,29 +2,19 @@ import { io as connectIo, type Socket } from "socket.io-client";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { DispatchError, ErrorCode } from "../engine/errors.js";
 import type { Role } from "../engine/identity.js";
-import { silentLogger } from "../engine/logger.js";
-import { MemoryRefreshTokenStore, MemoryUserStore } from "../storage/memory/identity.js";
-import { KeyRing, TokenService } from "./auth/tokens.js";
-import { type Gateway, startGateway } from "./server.js";
+import type { MemoryUserStore } from "../storage/memory/identity.js";
+import { startTestGateway } from "../test/support/gateway.js";
+import type { TokenService } from "./auth/tokens.js";
+import type { Gateway } from "./server.js";
 
 let gateway: Gateway;
 let tokens: TokenService;
-const users = new MemoryUserStore();
+let users: MemoryUserStore;
 const orderOwner = new Map<string, string>();
 const sockets: Socket[] = [];
 
 beforeAll(async () => {
-  tokens = new TokenService({
-    keys: await KeyRing.ephemeral(),
-    users,
-    refreshTokens: new MemoryRefreshTokenStore(),
-    now: Date.now,
-  });
-  gateway = await startGateway({
-    host: "127.0.0.1",
-    port: 0,
-    logger: silentLogger,
-    authenticate: (t) => tokens.verify(t),
+  ({ gateway, tokens, users } = await startTestGateway({
     realtime: {
       handlers: {
         async authorizeOrderWatch(riderId, orderId) {
@@ -34,7 +24,7 @@ beforeAll(async () => {
         areaRoom: (lat, lng) => `${Math.floor(lat)}:${Math.floor(lng)}`,
       },
     },
-  });
+  }));
 });
 afterAll(async () => {
   for (const s of sockets) s.disconnect();

@@ -1,31 +1,21 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import WebSocket from "ws";
 import { DispatchError, ErrorCode } from "../engine/errors.js";
-import { silentLogger } from "../engine/logger.js";
-import { KeyRing, TokenService } from "../gateway/auth/tokens.js";
+import type { TokenService } from "../gateway/auth/tokens.js";
 import type { FixBatch } from "../gateway/driver/codec.js";
-import { type Gateway, startGateway } from "../gateway/server.js";
-import { MemoryRefreshTokenStore, MemoryUserStore } from "../storage/memory/identity.js";
+import type { Gateway } from "../gateway/server.js";
+import type { MemoryUserStore } from "../storage/memory/identity.js";
+import { startTestGateway } from "../test/support/gateway.js";
 import { DriverClient, SdkError, type WebSocketLike } from "./driver.js";
 
 let gateway: Gateway;
 let tokens: TokenService;
-const users = new MemoryUserStore();
+let users: MemoryUserStore;
 const batches: FixBatch[] = [];
 let offer: unknown = null;
 
 beforeAll(async () => {
-  tokens = new TokenService({
-    keys: await KeyRing.ephemeral(),
-    users,
-    refreshTokens: new MemoryRefreshTokenStore(),
-    now: Date.now,
-  });
-  gateway = await startGateway({
-    host: "127.0.0.1",
-    port: 0,
-    logger: silentLogger,
-    authenticate: (t) => tokens.verify(t),
+  ({ gateway, tokens, users } = await startTestGateway({
     driverHandlers: {
       fixes: (_d, b) => {
         batches.push(b);
@@ -41,7 +31,7 @@ beforeAll(async () => {
       connected: async () => ({ offer }),
       disconnected: () => {},
     },
-  });
+  }));
 });
 afterAll(() => gateway.close());
 

@@ -1,9 +1,9 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import WebSocket from "ws";
-import { silentLogger } from "../../engine/logger.js";
-import { MemoryRefreshTokenStore, MemoryUserStore } from "../../storage/memory/identity.js";
-import { KeyRing, TokenService } from "../auth/tokens.js";
-import { type Gateway, startGateway } from "../server.js";
+import type { MemoryUserStore } from "../../storage/memory/identity.js";
+import { startTestGateway } from "../../test/support/gateway.js";
+import type { TokenService } from "../auth/tokens.js";
+import type { Gateway } from "../server.js";
 import { encodeBinary, type FixBatch } from "./codec.js";
 import type { DriverSessionHandlers } from "./socket.js";
 
@@ -45,20 +45,7 @@ const handlers: DriverSessionHandlers = {
 };
 
 beforeAll(async () => {
-  users = new MemoryUserStore();
-  tokens = new TokenService({
-    keys: await KeyRing.ephemeral(),
-    users,
-    refreshTokens: new MemoryRefreshTokenStore(),
-    now: Date.now,
-  });
-  gateway = await startGateway({
-    host: "127.0.0.1",
-    port: 0,
-    logger: silentLogger,
-    authenticate: (t) => tokens.verify(t),
-    driverHandlers: handlers,
-  });
+  ({ gateway, tokens, users } = await startTestGateway({ driverHandlers: handlers }));
 });
 afterAll(() => gateway.close());
 beforeEach(() => {
