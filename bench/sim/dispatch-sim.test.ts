@@ -120,7 +120,7 @@ describe("Chicago replay", () => {
   const file = fileURLToPath(
     new URL("../../../shared/data/chicago-taxi-trips-sample.csv.gz", import.meta.url),
   );
-  it.skipIf(!existsSync(file))("loads real trips inside the box, at least 500 m long", () => {
+  it.skipIf(!existsSync(file))("loads real trips inside the box, at least 500 m long (only where ../shared/data has the sample)", () => {
     const trips = loadChicagoTrips(file);
     expect(trips.length).toBeGreaterThan(5_000);
     for (const t of trips) {
