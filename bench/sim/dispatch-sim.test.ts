@@ -120,21 +120,24 @@ describe("Chicago replay", () => {
   const file = fileURLToPath(
     new URL("../../../shared/data/chicago-taxi-trips-sample.csv.gz", import.meta.url),
   );
-  it.skipIf(!existsSync(file))("loads real trips inside the box, at least 500 m long (only where ../shared/data has the sample)", () => {
-    const trips = loadChicagoTrips(file);
-    expect(trips.length).toBeGreaterThan(5_000);
-    for (const t of trips) {
-      expect(distM(t.pickup, t.dropoff)).toBeGreaterThanOrEqual(500);
-      for (const p of [t.pickup, t.dropoff]) {
-        const ll = toLatLng(CHICAGO_CITY, p);
-        expect(ll.lat).toBeGreaterThanOrEqual(CHICAGO_BOX.lat[0] - 1e-9);
-        expect(ll.lat).toBeLessThan(CHICAGO_BOX.lat[1]);
-        expect(ll.lng).toBeGreaterThanOrEqual(CHICAGO_BOX.lng[0] - 1e-9);
-        expect(ll.lng).toBeLessThanOrEqual(CHICAGO_BOX.lng[1] + 1e-9);
+  it.skipIf(!existsSync(file))(
+    "loads real trips inside the box, at least 500 m long (only where ../shared/data has the sample)",
+    () => {
+      const trips = loadChicagoTrips(file);
+      expect(trips.length).toBeGreaterThan(5_000);
+      for (const t of trips) {
+        expect(distM(t.pickup, t.dropoff)).toBeGreaterThanOrEqual(500);
+        for (const p of [t.pickup, t.dropoff]) {
+          const ll = toLatLng(CHICAGO_CITY, p);
+          expect(ll.lat).toBeGreaterThanOrEqual(CHICAGO_BOX.lat[0] - 1e-9);
+          expect(ll.lat).toBeLessThan(CHICAGO_BOX.lat[1]);
+          expect(ll.lng).toBeGreaterThanOrEqual(CHICAGO_BOX.lng[0] - 1e-9);
+          expect(ll.lng).toBeLessThanOrEqual(CHICAGO_BOX.lng[1] + 1e-9);
+        }
       }
-    }
-    const demand = replayDemand(trips, 1, 600, 3_600_000);
-    expect(demand).toEqual(replayDemand(trips, 1, 600, 3_600_000));
-    expect(demand.length).toBeGreaterThan(500);
-  });
+      const demand = replayDemand(trips, 1, 600, 3_600_000);
+      expect(demand).toEqual(replayDemand(trips, 1, 600, 3_600_000));
+      expect(demand.length).toBeGreaterThan(500);
+    },
+  );
 });
