@@ -9,6 +9,7 @@ import { SystemClock } from "../engine/clock.js";
 import { Dispatcher, DispatchPool, NativeMatcher, NativePickupEta, tapEvents } from "../engine/dispatch.js";
 import { expireSilentDrivers, type LiveLocations, NativeLocations } from "../engine/locations.js";
 import type { Logger } from "../engine/logger.js";
+import type { DriverId } from "../engine/model.js";
 import { LinearFareModel, StraightLineRoutes } from "../engine/pricing.js";
 import { HmacQuoteSigner } from "../engine/quotes.js";
 import { h3RegionOf } from "../engine/regions.js";
@@ -121,7 +122,9 @@ export async function compose(config: Config, logger: Logger): Promise<Running> 
     rides: ride,
     assignments,
     fixes(driverId, batch) {
-      const id = v.driverId(driverId);
+      // The hot path: the id is the subject of an access token we signed (checked at connect),
+      // so it is not re-validated per frame.
+      const id = driverId as DriverId;
       const r = locations.applyFixes(id, batch);
       tracker.onFixes(id, batch, r);
       return { applied: r.applied, dropped: r.dropped };

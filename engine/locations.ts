@@ -185,6 +185,7 @@ export class NativeLocations implements LiveLocations {
     }
     const fresh = this.index.handleOf(driverId) === undefined;
     const handle = this.index.handleFor(driverId);
+    if (n === 1) return this.#applyOne(driverId, handle, fresh, batch);
     const handles = this.#handles.subarray(0, n).fill(handle);
     const outcomes = this.#outcomes.subarray(0, n);
     const c = this.index.upsertMany({
@@ -201,6 +202,31 @@ export class NativeLocations implements LiveLocations {
       applied: c.applied + c.relocated,
       dropped: c.stale + c.jump + c.invalid,
       jumps: c.jump,
+      outcomes,
+    };
+  }
+
+  /**
+   * One fix (the usual frame of a driver socket) through the index's scalar entry point: no
+   * typed arrays or result objects cross the boundary.
+   */
+  #applyOne(driverId: DriverId, handle: number, fresh: boolean, batch: FixBatch): FixResult {
+    const code = this.index.upsertOne(
+      handle,
+      batch.latLngs[0]!,
+      batch.latLngs[1]!,
+      batch.timesMs[0]!,
+      batch.headings?.length ? batch.headings[0] : Number.NaN,
+      batch.speeds?.length ? batch.speeds[0] : Number.NaN,
+    );
+    const outcomes = this.#outcomes.subarray(0, 1);
+    outcomes[0] = code;
+    const moved = code === FixOutcome.Applied || code === FixOutcome.Relocated;
+    if (fresh && !moved) this.index.remove(driverId);
+    return {
+      applied: moved ? 1 : 0,
+      dropped: moved ? 0 : 1,
+      jumps: code === FixOutcome.Jump ? 1 : 0,
       outcomes,
     };
   }

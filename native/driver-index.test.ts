@@ -387,3 +387,27 @@ describe("DriverIndex bad arguments", () => {
     expect(codeOf(() => index.upsertMany({ ...f, outcomes }))).toBe("INVALID_ARGUMENT");
   });
 });
+
+describe("DriverIndex.upsertOne", () => {
+  it("applies, drops stale and malformed fixes by code, and refuses unknown handles", () => {
+    const index = new DriverIndex();
+    const h = index.handleFor("d-one");
+    const t0 = Date.UTC(2026, 10, 27);
+    expect(UPSERT_OUTCOMES[index.upsertOne(h, 41.88, -87.63, t0, 90, 10)]).toBe("applied");
+    expect(index.get("d-one")).toMatchObject({
+      lat: 41.88,
+      lng: -87.63,
+      timeMs: t0,
+      headingDeg: 90,
+      speedMps: 10,
+    });
+    expect(UPSERT_OUTCOMES[index.upsertOne(h, 41.8801, -87.63, t0)]).toBe("stale");
+    expect(UPSERT_OUTCOMES[index.upsertOne(h, Number.NaN, -87.63, t0 + 1000)]).toBe("invalid");
+    expect(UPSERT_OUTCOMES[index.upsertOne(h, 41.88, 200, t0 + 1000)]).toBe("invalid");
+    expect(UPSERT_OUTCOMES[index.upsertOne(h, 41.95, -87.63, t0 + 1000)]).toBe("jump");
+    expect(index.get("d-one")).toMatchObject({ lat: 41.88, timeMs: t0 });
+    expect(() => index.upsertOne(h + 1, 41.88, -87.63, t0 + 2000)).toThrowError(
+      expect.objectContaining({ code: "UNKNOWN_HANDLE" }),
+    );
+  });
+});

@@ -341,6 +341,30 @@ export class DriverIndex {
   }
 
   /**
+   * One fix by handle, the driver socket's per-frame call: plain numbers in, the outcome code
+   * out (an index into UPSERT_OUTCOMES; a malformed fix is `invalid` and changes nothing).
+   * UNKNOWN_HANDLE for a handle `handleFor` did not issue.
+   */
+  upsertOne(
+    handle: number,
+    lat: number,
+    lng: number,
+    timeMs: number,
+    headingDeg = Number.NaN,
+    speedMps = Number.NaN,
+  ): number {
+    if (this.#ids[handle] === undefined) {
+      throw new DispatchError(
+        ErrorCode.UnknownHandle,
+        `handle ${handle} was not issued by handleFor (or was released)`,
+      );
+    }
+    return call(() =>
+      binding.DriverIndex.upsertOne(this.#slot, handle, lat, lng, timeMs, headingDeg, speedMps),
+    );
+  }
+
+  /**
    * One fix of one driver (assigning a handle to a new id). INVALID_COORDINATE or
    * INVALID_ARGUMENT for a malformed fix, and then nothing changes.
    */

@@ -3,8 +3,10 @@
 
 use std::cell::RefCell;
 
+use dispatch_core::error::ErrorCode;
 use dispatch_core::index::{
-    DriverIndex as CoreIndex, Fix, IndexConfig, NearestQuery, Neighbor, QueryScratch, Status, UpsertSummary,
+    DriverIndex as CoreIndex, Fix, IndexConfig, NearestQuery, Neighbor, QueryScratch, Status, UpsertOutcome,
+    UpsertSummary,
 };
 use napi::bindgen_prelude::*;
 use napi_derive::napi;
@@ -438,6 +440,39 @@ impl DriverIndex {
             handles: Uint32ArraySlice::copy_from(&env, handles).map_err(internal)?,
             distances_m: Float64ArraySlice::copy_from(&env, distances).map_err(internal)?,
         })
+    }
+
+    /// One fix of one driver for the index in `slot`: the per-frame hot call of the driver
+    /// socket. Static, with plain numbers (NaN heading/speed = unknown), so it allocates nothing
+    /// and skips the per-call bookkeeping of an instance method. Returns the outcome code as
+    /// `upsertMany` writes it; a malformed fix is `invalid` (3) and changes nothing.
+    /// UNKNOWN_HANDLE only for a handle that is not in the index and was never issued.
+    #[napi(js_name = "upsertOne")]
+    #[allow(clippy::too_many_arguments)]
+    pub fn upsert_one(
+        slot: u32,
+        handle: f64,
+        lat: f64,
+        lng: f64,
+        time_ms: f64,
+        heading_deg: f64,
+        speed_mps: f64,
+    ) -> Result<u32, Code> {
+        let handle = to_handle(handle)?;
+        let fix = Fix {
+            lat,
+            lng,
+            time_ms,
+            heading_deg: heading_deg as f32,
+            speed_mps: speed_mps as f32,
+        };
+        match with(slot, |s| s.inner.upsert(handle, fix))? {
+            Ok(outcome) => Ok(outcome as u32),
+            Err(e) if e.code == ErrorCode::InvalidCoordinate || e.code == ErrorCode::InvalidArgument => {
+                Ok(UpsertOutcome::Invalid as u32)
+            }
+            Err(e) => Err(coded(e)),
+        }
     }
 
     /// `nearest` for the index in `slot` (its `slot` getter), writing into the caller's buffers
