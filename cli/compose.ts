@@ -7,6 +7,7 @@ import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { SystemClock } from "../engine/clock.js";
 import { Dispatcher, DispatchPool, NativeMatcher, NativePickupEta, tapEvents } from "../engine/dispatch.js";
+import type { UserStore } from "../engine/identity.js";
 import { expireSilentDrivers, type LiveLocations, NativeLocations } from "../engine/locations.js";
 import type { Logger } from "../engine/logger.js";
 import type { DriverId } from "../engine/model.js";
@@ -25,16 +26,15 @@ import { GatewayNotifier } from "../gateway/notifier.js";
 import { rideRoutes } from "../gateway/rides.js";
 import { type Gateway, startGateway } from "../gateway/server.js";
 import { cellsOf, DriverIndex, EtaModel, SurgeState } from "../native/index.js";
-import { MemoryRefreshTokenStore, MemoryUserStore } from "../storage/memory/identity.js";
-import { MemoryDriverAssignments, MemoryEventLog, MemoryOrderStore } from "../storage/memory/index.js";
-import { MemoryPriceHistory } from "../storage/memory/price-history.js";
+import { openStorage, type Storage } from "../storage/factory.js";
 import type { Config } from "./config.js";
 import { projectRoot } from "./paths.js";
 
 export interface Running {
   gateway: Gateway;
   tokens: TokenService;
-  users: MemoryUserStore;
+  users: UserStore;
+  storage: Storage;
   rides: RideService;
   locations: LiveLocations;
   dispatch: DispatchPool;
@@ -61,11 +61,17 @@ function areaRoom(lat: number, lng: number): string {
 export async function compose(config: Config, logger: Logger): Promise<Running> {
   const clock = new SystemClock();
   const now = () => clock.now();
-  const users = new MemoryUserStore();
+  // PostgreSQL with DATABASE_URL, else the same schema and repositories on embedded PGlite.
+  const storage = await openStorage({
+    ...(config.databaseUrl === undefined ? { dataDir: config.dataDir } : { databaseUrl: config.databaseUrl }),
+    ...(config.phoneSecret === undefined ? {} : { phoneSecret: config.phoneSecret }),
+    log: logger,
+  });
+  const { users, orders } = storage;
   const tokens = new TokenService({
     keys: await keyRing(config),
     users,
-    refreshTokens: new MemoryRefreshTokenStore(),
+    refreshTokens: storage.refreshTokens,
     now,
     accessTtlS: config.accessTokenTtlS,
   });
@@ -76,8 +82,7 @@ export async function compose(config: Config, logger: Logger): Promise<Running> 
     config.mode === "development" ? new DevCodes({ mode: config.mode, logger, now }) : undefined;
 
   const notifier = new GatewayNotifier();
-  const assignments = new MemoryDriverAssignments();
-  const orders = new MemoryOrderStore();
+  const assignments = storage.drivers;
   const locations = new NativeLocations(new DriverIndex({ resolution: config.h3Resolution }));
   const eta = new NativePickupEta(new EtaModel());
   const matcher = new NativeMatcher();
@@ -97,14 +102,14 @@ export async function compose(config: Config, logger: Logger): Promise<Running> 
     openPickups: () => dispatch.openPickups(),
     model: new SurgeState(),
     area: notifier,
-    history: new MemoryPriceHistory(),
+    history: storage.priceHistory,
   });
   rides = new RideService({
     clock,
     log: logger,
     orders,
     drivers: assignments,
-    events: tapEvents(new MemoryEventLog(), [(e) => dispatch.observe(e), (e) => tracker.observe(e)], logger),
+    events: tapEvents(storage.events, [(e) => dispatch.observe(e), (e) => tracker.observe(e)], logger),
     notifier,
     quotes: new HmacQuoteSigner({
       keyId: "q1",
@@ -195,6 +200,7 @@ export async function compose(config: Config, logger: Logger): Promise<Running> 
     gateway,
     tokens,
     users,
+    storage,
     rides: ride,
     locations,
     dispatch,
@@ -205,6 +211,7 @@ export async function compose(config: Config, logger: Logger): Promise<Running> 
       tracker.stop();
       await dispatch.stop();
       await firebase?.close();
+      await storage.close();
     },
   };
 }

@@ -31,6 +31,10 @@ export interface Config {
   /** Driver socket limits: messages per second sustained, and burst. */
   driverRatePerS: number;
   driverBurst: number;
+  /** Folder of the embedded database (used when DATABASE_URL is absent); ":memory:" keeps nothing. */
+  dataDir: string;
+  /** Secret that encrypts phone numbers at rest and keys their lookup hash (32+ characters). */
+  phoneSecret: string | undefined;
   /** HMAC key that signs price quotes; every gateway of a deployment needs the same one. */
   quoteKey: string | undefined;
 }
@@ -52,6 +56,8 @@ export const defaults: Config = {
   jwtPublicKeyFile: undefined,
   accessTokenTtlS: 900,
   quoteKey: undefined,
+  dataDir: ".data/pglite",
+  phoneSecret: undefined,
   driverRatePerS: 10,
   driverBurst: 40,
 };
@@ -140,6 +146,8 @@ export const envMap: Record<string, { key: keyof Config; parse: Parser; doc: str
     doc: "driver socket messages/s per socket",
   },
   DRIVER_BURST: { key: "driverBurst", parse: int(1, 1_000_000), doc: "driver socket burst per socket" },
+  DATA_DIR: { key: "dataDir", parse: text, doc: "embedded database folder (no DATABASE_URL)" },
+  PHONE_SECRET: { key: "phoneSecret", parse: text, doc: "phone encryption secret (32+ chars)" },
   QUOTE_KEY: { key: "quoteKey", parse: text, doc: "HMAC key signing price quotes (32+ bytes)" },
 };
 
@@ -170,6 +178,9 @@ export function loadConfig(
     errors.push(
       "production mode needs JWT_PRIVATE_KEY_FILE and JWT_PUBLIC_KEY_FILE (every gateway signs with one key)",
     );
+  }
+  if (c.databaseUrl !== undefined && c.phoneSecret === undefined) {
+    errors.push("DATABASE_URL needs PHONE_SECRET (every process must encrypt phones with the same secret)");
   }
   if (c.mode === "production" && c.quoteKey === undefined) {
     errors.push("production mode needs QUOTE_KEY (every gateway must verify every gateway's quotes)");

@@ -19,7 +19,7 @@ let base: string;
 beforeAll(async () => {
   serviceEnv("FIREBASE_AUTH_EMULATOR_HOST");
   running = await compose(
-    loadConfig({ PORT: "0", FIREBASE_PROJECT_ID: serviceEnv("FIREBASE_PROJECT_ID") }),
+    loadConfig({ PORT: "0", DATA_DIR: ":memory:", FIREBASE_PROJECT_ID: serviceEnv("FIREBASE_PROJECT_ID") }),
     silentLogger,
   );
   base = `http://127.0.0.1:${running.gateway.port}`;

@@ -13,7 +13,7 @@ afterEach(() => {
 function dispatch(args: string[], env: Record<string, string> = {}) {
   const child = spawn(process.execPath, ["--import", "tsx", "cli/main.ts", ...args], {
     cwd: root,
-    env: { ...process.env, LOG_LEVEL: "warn", ...env },
+    env: { ...process.env, LOG_LEVEL: "warn", DATA_DIR: ":memory:", ...env },
     stdio: ["ignore", "pipe", "pipe"],
   });
   children.push(child);

@@ -7,7 +7,7 @@ let running: Running;
 let base: string;
 
 beforeAll(async () => {
-  running = await compose({ ...defaults, port: 0 }, silentLogger);
+  running = await compose({ ...defaults, port: 0, dataDir: ":memory:" }, silentLogger);
   base = `http://127.0.0.1:${running.gateway.port}`;
 });
 afterAll(() => running.close());

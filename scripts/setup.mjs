@@ -64,6 +64,7 @@ const tsInputs = [
   "gateway",
   "sdk",
   "cli",
+  "sim",
   "tsconfig.json",
   "tsconfig.build.json",
 ];

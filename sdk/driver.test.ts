@@ -84,5 +84,5 @@ describe("DriverClient", () => {
     expect(batches.slice(1).map((b) => b.count)).toEqual([500, 100]);
     expect(batches[2]!.timesMs[99]).toBe(t0 + 600_000);
     client.close();
-  });
+  }, 30_000);
 });

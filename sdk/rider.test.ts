@@ -7,7 +7,7 @@ import { RiderClient } from "./rider.js";
 
 let running: Running;
 beforeAll(async () => {
-  running = await compose({ ...defaults, port: 0 }, silentLogger);
+  running = await compose({ ...defaults, port: 0, dataDir: ":memory:" }, silentLogger);
 });
 afterAll(() => running.close());
 

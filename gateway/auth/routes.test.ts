@@ -14,7 +14,7 @@ const logger: Logger = {
 };
 
 beforeAll(async () => {
-  running = await compose({ ...defaults, port: 0 }, logger);
+  running = await compose({ ...defaults, port: 0, dataDir: ":memory:" }, logger);
   base = `http://127.0.0.1:${running.gateway.port}`;
 });
 afterAll(() => running.close());
