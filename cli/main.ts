@@ -5,6 +5,14 @@ import { parseArgs } from "node:util";
 import { DispatchError } from "../engine/errors.js";
 import { jsonLogger } from "../engine/logger.js";
 import { type Config, envMap, loadConfig } from "./config.js";
+import {
+  normalizeSimulateArgs,
+  type SimulateOptions,
+  simulateFlags,
+  simulateHelp,
+  simulateOptions,
+  startSimulation,
+} from "./simulate.js";
 
 const help = `dispatch: real-time dispatch engine for ride-hailing
 
@@ -14,6 +22,7 @@ Commands:
   serve        Start the gateway (HTTP API, driver socket, rider/admin channels).
                  --host <addr>   listen address (default 127.0.0.1, env HOST)
                  --port <n>      listen port (default 8080, env PORT; 0 = any free port)
+${simulateHelp}
   help         Show this help.
 
 Environment (all optional; absent services mean the embedded implementation):
@@ -22,7 +31,7 @@ ${Object.entries(envMap)
   .join("\n")}
 `;
 
-async function serve(config: Config): Promise<void> {
+async function serve(config: Config, simulate: SimulateOptions | undefined): Promise<void> {
   const logger = jsonLogger(config.logLevel);
   // Imported here so `dispatch help` works even where the uWS binary cannot load.
   const { compose } = await import("./compose.js");
@@ -30,6 +39,7 @@ async function serve(config: Config): Promise<void> {
   const { gateway } = running;
   process.stdout.write(`dispatch listening on http://${gateway.host}:${gateway.port} (health: /healthz)\n`);
 
+  let simulation: { stop(): void } | undefined;
   let stopping = false;
   const stop = async (signal: string) => {
     if (stopping) return;
@@ -40,12 +50,27 @@ async function serve(config: Config): Promise<void> {
       process.exit(1);
     }, config.shutdownGraceMs);
     force.unref();
+    simulation?.stop();
     await running.close();
     clearTimeout(force);
     process.exit(0);
   };
   process.on("SIGINT", () => void stop("SIGINT"));
   process.on("SIGTERM", () => void stop("SIGTERM"));
+
+  if (simulate !== undefined) {
+    // The simulation logs its own failures and never throws them into the engine.
+    let sim: Awaited<ReturnType<typeof startSimulation>>;
+    try {
+      sim = await startSimulation(running, simulate, logger, (line) => process.stdout.write(`${line}\n`));
+    } catch (err) {
+      // A bad replay file, say: stop the engine too rather than serve half of what was asked.
+      await running.close();
+      throw err;
+    }
+    if (stopping) sim.stop();
+    else simulation = sim;
+  }
 }
 
 async function main(argv: string[]): Promise<number> {
@@ -57,11 +82,12 @@ async function main(argv: string[]): Promise<number> {
   switch (command) {
     case "serve": {
       const { values } = parseArgs({
-        args: rest,
+        args: normalizeSimulateArgs(rest),
         options: {
           host: { type: "string" },
           port: { type: "string" },
           help: { type: "boolean", short: "h" },
+          ...simulateFlags,
         },
         strict: true,
       });
@@ -69,7 +95,14 @@ async function main(argv: string[]): Promise<number> {
         process.stdout.write(help);
         return 0;
       }
-      await serve(loadConfig({ HOST: values.host, PORT: values.port }));
+      let simulate: SimulateOptions | undefined;
+      try {
+        simulate = simulateOptions(values);
+      } catch (err) {
+        process.stderr.write(`dispatch: ${(err as Error).message}\n`);
+        return 2;
+      }
+      await serve(loadConfig({ HOST: values.host, PORT: values.port }), simulate);
       return -1; // keeps running
     }
     default:
