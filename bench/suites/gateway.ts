@@ -147,6 +147,13 @@ export async function run({ quick, log }: SuiteOptions): Promise<SuiteResult> {
   const stopAll = () => {
     for (const s of servers) s.child.kill("SIGKILL");
   };
+  // A bench stopped by a signal (Ctrl-C, a timeout) must not leave its servers behind.
+  const onSignal = () => {
+    stopAll();
+    process.exit(130);
+  };
+  process.once("SIGINT", onSignal);
+  process.once("SIGTERM", onSignal);
   try {
     log("starting dispatch serve, the uWS echo peer and the Socket.IO peer");
     const ours = await start(
@@ -221,6 +228,8 @@ export async function run({ quick, log }: SuiteOptions): Promise<SuiteResult> {
       ],
     };
   } finally {
+    process.off("SIGINT", onSignal);
+    process.off("SIGTERM", onSignal);
     stopAll();
   }
 }
