@@ -11,6 +11,8 @@ export default defineConfig({
           include: ["**/*.test.ts"],
           exclude: ["**/*.int.test.ts", "node_modules/**", "dist/**"],
           environment: "node",
+          // Tests start real servers and child processes; the default 5 s is short on a loaded 2-core machine.
+          testTimeout: 20_000,
         },
       },
       {

@@ -72,5 +72,6 @@ describe("dispatch command", () => {
     expect(res.status).toBe(200);
     run.child.kill("SIGTERM");
     expect(await run.exited).toBe(0);
-  });
+    // Start-up compiles TypeScript on the fly and opens the embedded database: slow on a busy machine.
+  }, 60_000);
 });
