@@ -7,6 +7,7 @@ import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { SystemClock } from "../engine/clock.js";
 import { Dispatcher, DispatchPool, NativeMatcher, NativePickupEta, tapEvents } from "../engine/dispatch.js";
+import { driverStatsListener } from "../engine/driver-stats.js";
 import type { UserStore } from "../engine/identity.js";
 import { expireSilentDrivers, type LiveLocations, NativeLocations } from "../engine/locations.js";
 import type { Logger } from "../engine/logger.js";
@@ -109,7 +110,15 @@ export async function compose(config: Config, logger: Logger): Promise<Running> 
     log: logger,
     orders,
     drivers: assignments,
-    events: tapEvents(storage.events, [(e) => dispatch.observe(e), (e) => tracker.observe(e)], logger),
+    events: tapEvents(
+      storage.events,
+      [
+        (e) => dispatch.observe(e),
+        (e) => tracker.observe(e),
+        driverStatsListener(storage.driverStats, logger),
+      ],
+      logger,
+    ),
     notifier,
     quotes: new HmacQuoteSigner({
       keyId: "q1",
@@ -169,6 +178,7 @@ export async function compose(config: Config, logger: Logger): Promise<Running> 
       ...rideRoutes({
         rides: ride,
         users,
+        driverStats: (driverId) => storage.driverStats.get(driverId),
         overview: () => ({
           driversConnected: gateway.drivers?.connected ?? 0,
           driversIndexed: locations.size,

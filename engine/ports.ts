@@ -321,3 +321,50 @@ export interface PricePoint {
 export interface PriceHistory {
   append(points: readonly PricePoint[]): Promise<void>;
 }
+
+// ---------------------------------------------------------------------------------------------
+// Driver statistics (engine/driver-stats.ts)
+
+/** What one counted event says about a driver (engine/driver-stats.ts maps events to these). */
+export const DRIVER_STAT_KINDS = [
+  "offered",
+  "accepted",
+  "declined",
+  "timed_out",
+  "cancelled_by_driver",
+  "completed",
+] as const;
+export type DriverStatKind = (typeof DRIVER_STAT_KINDS)[number];
+
+/** A driver's counters and the rates derived from them. */
+export interface DriverStats {
+  readonly offered: number;
+  readonly accepted: number;
+  readonly declined: number;
+  readonly timedOut: number;
+  readonly cancelledByDriver: number;
+  readonly completed: number;
+  /** accepted / offered; null while nothing was offered. */
+  readonly acceptanceRate: number | null;
+  /** cancelledByDriver / accepted; null while nothing was accepted. */
+  readonly cancellationRate: number | null;
+}
+
+/**
+ * Per-driver counts of offers and their outcomes, fed from the event stream (each event counts
+ * at most once, so a redelivered or replayed event changes nothing).
+ *
+ * - `record(driverId, kind, eventId, at)` adds 1 to the driver's `kind` counter unless `eventId`
+ *   was already recorded (whatever driver or kind it was recorded with: the first one wins).
+ *   Atomic: concurrent calls, from any process, never lose or double a count. Resolves once
+ *   durable. `at` is the event's time (kept for audits; it does not affect the figures).
+ * - `get(driverId)` returns the current counters and rates: acceptanceRate = accepted / offered,
+ *   cancellationRate = cancelledByDriver / accepted, each null when its denominator is 0. An
+ *   unknown driver gets all zeros and null rates (never null, never an error).
+ * - Rates are plain ratios of the counters, not clamped: events recorded out of order may
+ *   briefly give more acceptances than offers.
+ */
+export interface DriverStatsStore {
+  record(driverId: DriverId, kind: DriverStatKind, eventId: string, at: number): Promise<void>;
+  get(driverId: DriverId): Promise<DriverStats>;
+}

@@ -24,6 +24,7 @@ export const httpAccess = {
   "POST /v1/orders/:id/cancel": ["rider", "driver"],
   "POST /v1/orders/:id/rating": ["rider", "driver"],
   "GET /v1/trips": ["rider", "driver"],
+  "GET /v1/driver/stats": ["driver"],
   "POST /v1/admin/users/:id/roles": ["admin"],
   "GET /v1/admin/overview": ["admin"],
 } as const satisfies Record<string, Access>;

@@ -203,3 +203,24 @@ describe("ride API over HTTP", () => {
     });
   });
 });
+
+describe("driver stats over HTTP", () => {
+  it("a driver gets their own figures (zeros for a new driver); a rider is refused", async () => {
+    const driver = await login("driver");
+    const r = await call(driver.token, "GET", "/v1/driver/stats");
+    expect(r.status).toBe(200);
+    expect(r.body).toEqual({
+      driverId: driver.id,
+      offered: 0,
+      accepted: 0,
+      declined: 0,
+      timedOut: 0,
+      cancelledByDriver: 0,
+      completed: 0,
+      acceptanceRate: null,
+      cancellationRate: null,
+    });
+    const rider = await login();
+    expect((await call(rider.token, "GET", "/v1/driver/stats")).status).toBe(403);
+  });
+});

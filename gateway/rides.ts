@@ -5,13 +5,18 @@
  */
 import { DispatchError, ErrorCode } from "../engine/errors.js";
 import { type Principal, type Role, roles, type UserStore } from "../engine/identity.js";
+import type { DriverId } from "../engine/model.js";
+import type { DriverStats } from "../engine/ports.js";
 import type { ActorInput, RideService } from "../engine/rides.js";
+import * as v from "../engine/validate.js";
 import type { HttpRouteKey } from "./access.js";
 import type { Handler } from "./router.js";
 
 export interface RideRouteDeps {
   rides: RideService;
   users: UserStore;
+  /** A driver's acceptance and cancellation figures (the DriverStatsStore's `get`). */
+  driverStats: (driverId: DriverId) => Promise<DriverStats>;
   /** Figures for the admin overview (sockets, dispatch stats, ...). */
   overview: () => Record<string, unknown>;
 }
@@ -90,6 +95,11 @@ export function rideRoutes(d: RideRouteDeps): Partial<Record<HttpRouteKey, Handl
           ...(cursor !== null ? { cursor } : {}),
         }),
       };
+    },
+
+    "GET /v1/driver/stats": async ({ principal }) => {
+      const driverId = v.driverId(principal!.userId);
+      return { body: { driverId, ...(await d.driverStats(driverId)) } };
     },
 
     "POST /v1/admin/users/:id/roles": async ({ params, body }) => {

@@ -15,8 +15,15 @@ import { Redis } from "ioredis";
 import { DispatchError, ErrorCode } from "../engine/errors.js";
 import type { RefreshTokenStore, UserStore } from "../engine/identity.js";
 import { type Logger, silentLogger } from "../engine/logger.js";
-import type { DriverAssignments, EventLog, OrderStore, PriceHistory } from "../engine/ports.js";
+import type {
+  DriverAssignments,
+  DriverStatsStore,
+  EventLog,
+  OrderStore,
+  PriceHistory,
+} from "../engine/ports.js";
 import { type Db, PgDb, PgliteDb } from "./postgres/db.js";
+import { PgDriverStats } from "./postgres/driver-stats.js";
 import { PgDriverAssignments } from "./postgres/drivers.js";
 import { PgEventLog } from "./postgres/events.js";
 import { PgRefreshTokenStore, PgUserStore } from "./postgres/identity.js";
@@ -79,6 +86,8 @@ export interface Storage {
   readonly users: UserStore;
   readonly refreshTokens: RefreshTokenStore;
   readonly priceHistory: PriceHistory;
+  /** Each driver's offer outcomes and rates (fed from the event stream). */
+  readonly driverStats: DriverStatsStore;
   readonly redis: RedisAdapters | undefined;
   /** Applies pending migrations; resolves with the files it ran. */
   migrate(): Promise<string[]>;
@@ -231,6 +240,7 @@ export async function openStorage(config: StorageConfig = {}): Promise<Storage> 
     users: new PgUserStore(db, phones),
     refreshTokens: new PgRefreshTokenStore(db),
     priceHistory: new PgPriceHistory(db),
+    driverStats: new PgDriverStats(db),
     redis,
     migrate: () => migrate(db, { log }),
     maintainPartitions: () => maintainLocationPartitions(db, now(), policy),

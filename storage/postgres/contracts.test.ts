@@ -2,9 +2,11 @@
 // PGlite: the same SQL and the same assertions as PostgreSQL (contracts.int.test.ts) and memory.
 import { afterAll, beforeAll } from "vitest";
 import { driverAssignmentsContract } from "../../engine/contracts/driver-assignments.contract.js";
+import { driverStatsContract } from "../../engine/contracts/driver-stats.contract.js";
 import { eventLogContract } from "../../engine/contracts/event-log.contract.js";
 import { orderStoreContract } from "../../engine/contracts/order-store.contract.js";
 import { refreshTokenStoreContract, userStoreContract } from "../contracts/identity.contract.js";
+import { PgDriverStats } from "./driver-stats.js";
 import { PgDriverAssignments } from "./drivers.js";
 import { PgEventLog } from "./events.js";
 import { PgRefreshTokenStore, PgUserStore } from "./identity.js";
@@ -21,6 +23,7 @@ const phones = PhoneCipher.fromSecret(PhoneCipher.newSecret());
 orderStoreContract("pglite", async () => new PgOrderStore(await pglite.fresh()));
 driverAssignmentsContract("pglite", async () => new PgDriverAssignments(await pglite.fresh()));
 eventLogContract("pglite", async () => new PgEventLog(await pglite.fresh()));
+driverStatsContract("pglite", async () => new PgDriverStats(await pglite.fresh()));
 userStoreContract("pglite", async () => new PgUserStore(await pglite.fresh(), phones));
 refreshTokenStoreContract("pglite", async () => {
   const db = await pglite.fresh();

@@ -14,14 +14,16 @@ const pglite = sharedPglite();
 beforeAll(() => pglite.fresh(), 60_000);
 afterAll(() => pglite.close());
 
+const ALL = ["0001_schema", "0002_driver_stats"];
+
 describe("migrations on PGlite", () => {
   it("apply once, record what ran, and go down and up again", async () => {
     const db = await PgliteDb.open(":memory:");
     try {
-      expect(await migrate(db)).toEqual(["0001_schema"]);
+      expect(await migrate(db)).toEqual(ALL);
       expect(await migrate(db)).toEqual([]);
-      const { rows } = await db.query<{ name: string }>(`SELECT name FROM ${MIGRATIONS_TABLE}`);
-      expect(rows.map((r) => r.name)).toEqual(["0001_schema"]);
+      const { rows } = await db.query<{ name: string }>(`SELECT name FROM ${MIGRATIONS_TABLE} ORDER BY name`);
+      expect(rows.map((r) => r.name)).toEqual(ALL);
       const tables = async () =>
         (
           await db.query<{ t: string }>(
@@ -32,9 +34,9 @@ describe("migrations on PGlite", () => {
           .map((r) => r.t)
           .filter((t) => !t.startsWith("driver_locations_"));
       expect((await tables()).sort()).toEqual([...TABLES].sort());
-      expect(await migrate(db, { direction: "down" })).toEqual(["0001_schema"]);
+      expect(await migrate(db, { direction: "down", count: ALL.length })).toEqual([...ALL].reverse());
       expect(await tables()).toEqual([]);
-      expect(await migrate(db)).toEqual(["0001_schema"]);
+      expect(await migrate(db)).toEqual(ALL);
     } finally {
       await db.close();
     }

@@ -21,6 +21,8 @@ export const TABLES = [
   "price_history",
   "driver_locations",
   "metric_rollups",
+  "driver_stat_events",
+  "driver_stats",
 ] as const;
 
 /**
