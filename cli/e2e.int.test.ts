@@ -19,7 +19,13 @@ let base: string;
 beforeAll(async () => {
   serviceEnv("FIREBASE_AUTH_EMULATOR_HOST");
   running = await compose(
-    loadConfig({ PORT: "0", DATA_DIR: ":memory:", FIREBASE_PROJECT_ID: serviceEnv("FIREBASE_PROJECT_ID") }),
+    // The real PostgreSQL of the services (DATABASE_URL from the environment) behind the real Firebase emulator.
+    loadConfig({
+      PORT: "0",
+      DATABASE_URL: serviceEnv("DATABASE_URL"),
+      PHONE_SECRET: "e2e-test-phone-secret-0123456789abcdef",
+      FIREBASE_PROJECT_ID: serviceEnv("FIREBASE_PROJECT_ID"),
+    }),
     silentLogger,
   );
   base = `http://127.0.0.1:${running.gateway.port}`;

@@ -11,9 +11,11 @@ afterEach(() => {
 
 /** Runs the real `dispatch` entry point from source (tsx), as the bin does from dist/. */
 function dispatch(args: string[], env: Record<string, string> = {}) {
+  // The command under test runs embedded: the services the integration project exports are not its.
+  const { DATABASE_URL, REDIS_URL, KAFKA_BROKERS, ...inherited } = process.env;
   const child = spawn(process.execPath, ["--import", "tsx", "cli/main.ts", ...args], {
     cwd: root,
-    env: { ...process.env, LOG_LEVEL: "warn", DATA_DIR: ":memory:", ...env },
+    env: { ...inherited, LOG_LEVEL: "warn", DATA_DIR: ":memory:", ...env },
     stdio: ["ignore", "pipe", "pipe"],
   });
   children.push(child);

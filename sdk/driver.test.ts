@@ -58,7 +58,8 @@ describe("DriverClient", () => {
       url: `ws://127.0.0.1:${gateway.port}`,
       getToken: async () => token,
       webSocket: factory,
-      minReconnectMs: 20,
+      // Long enough that the test acts inside the disconnected window, short enough to be quick.
+      minReconnectMs: 400,
     });
     expect(await client.connect()).toMatchObject({ type: "welcome", driverId: id, state: { offer: null } });
 
@@ -73,8 +74,10 @@ describe("DriverClient", () => {
     const welcomes: Record<string, unknown>[] = [];
     client.on("welcome", (w) => welcomes.push(w));
     offer = { offerId: "of-9", orderId: "o-9" };
+    const closed = new Promise((resolve) => client.on("close", resolve));
     gateway.drivers!.closeAll();
-    await until(() => !client.connected);
+    await closed;
+    expect(client.connected).toBe(false);
     await expect(client.ping()).rejects.toMatchObject({ code: "DISCONNECTED", temporary: true });
     for (let i = 1; i <= 600; i++) client.sendFix({ lat: 41.88, lng: -87.63, t: t0 + i * 1000 });
     await until(() => welcomes.length === 1);

@@ -11,6 +11,7 @@ import { sampleEvent, sampleOrder, successor } from "../../engine/contracts/fixt
 import type { DriverId } from "../../engine/model.js";
 import { serviceEnv, uniqueId } from "../../test/integration/services-env.js";
 import { PgDb, quoteIdent } from "./db.js";
+import { PgDriverStats } from "./driver-stats.js";
 import { PgDriverAssignments } from "./drivers.js";
 import { PgEventLog } from "./events.js";
 import { PgRefreshTokenStore, PgUserStore } from "./identity.js";
@@ -121,6 +122,9 @@ async function fillEveryTable(db: PgDb, phones: PhoneCipher): Promise<void> {
       ('pickup_eta_s', 'berlin', 60, $1, 3, 540.5, 120, 250.25), ('orders', '', 3600, $1, 2, 2, 1, 1)`,
     [new Date(NOW)],
   );
+  const stats = new PgDriverStats(db);
+  await stats.record(driverUser.id as DriverId, "offered", "evt-offered-1", NOW);
+  await stats.record(driverUser.id as DriverId, "accepted", "evt-accepted-1", NOW + 1000);
 }
 
 describe("backup.sh and restore.sh", () => {
