@@ -23,6 +23,10 @@ Commands:
                  --host <addr>   listen address (default 127.0.0.1, env HOST)
                  --port <n>      listen port (default 8080, env PORT; 0 = any free port)
 ${simulateHelp}
+  migrate      Apply pending database migrations (DATABASE_URL, else the embedded DATA_DIR).
+  grant-role <phone> <role>
+               Grant rider, driver or admin to the user with this E.164 phone (created if new).
+               With the embedded database, run it while serve is stopped.
   help         Show this help.
 
 Environment (all optional; absent services mean the embedded implementation):
@@ -104,6 +108,26 @@ async function main(argv: string[]): Promise<number> {
       }
       await serve(loadConfig({ HOST: values.host, PORT: values.port }), simulate);
       return -1; // keeps running
+    }
+    case "migrate": {
+      const config = loadConfig();
+      const { migrateCommand } = await import("./admin.js");
+      const ran = await migrateCommand(config, jsonLogger(config.logLevel));
+      process.stdout.write(
+        ran.length === 0 ? "dispatch: schema up to date\n" : `dispatch: applied ${ran.join(", ")}\n`,
+      );
+      return 0;
+    }
+    case "grant-role": {
+      if (rest.length !== 2) {
+        process.stderr.write("dispatch: usage: dispatch grant-role <phone> <role>\n");
+        return 2;
+      }
+      const config = loadConfig();
+      const { grantRoleCommand } = await import("./admin.js");
+      const user = await grantRoleCommand(config, jsonLogger(config.logLevel), rest[0], rest[1]);
+      process.stdout.write(`dispatch: user ${user.id} has roles ${user.roles.join(", ")}\n`);
+      return 0;
     }
     default:
       process.stderr.write(`dispatch: unknown command "${command}"\n\n${help}`);
