@@ -46,7 +46,7 @@ export function readBody(
         return;
       }
       // uWS reuses the chunk's memory after this callback: copy it.
-      chunks.push(Buffer.from(new Uint8Array(chunk.slice(0))));
+      chunks.push(Buffer.from(chunk.slice(0)));
       if (isLast) {
         done = true;
         resolve(Buffer.concat(chunks));
