@@ -400,10 +400,11 @@ describe("privacy and participants", () => {
 
   it("a rider's view never names the driver of a pending offer", async () => {
     const h = memoryRideHarness();
-    const o = await offered(h, "d1");
+    // An id that no random UUID in the view can contain by chance ("d1" can: "cfd1-...").
+    const o = await offered(h, "driver-of-a-pending-offer");
     const seen = await h.service.getOrder(rider(), o.id);
     expect(seen).toMatchObject({ state: "offered", driverId: null });
-    expect(JSON.stringify(seen)).not.toContain("d1");
+    expect(JSON.stringify(seen)).not.toContain("driver-of-a-pending-offer");
   });
 });
 
