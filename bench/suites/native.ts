@@ -10,13 +10,12 @@
  * - Assignment of 1,000 requests among 5,000 drivers, top-20 candidates each, pickup ETAs from
  *   the ETA model: the optimal solve vs the greedy baseline, time and total pickup.
  */
-import { execFileSync } from "node:child_process";
 import { loadavg } from "node:os";
-import { fileURLToPath } from "node:url";
 import { getHexagonEdgeLengthAvg, gridRing, latLngToCell, UNITS } from "h3-js";
 import { Redis } from "ioredis";
 import { DriverIndex, EtaModel, Matcher, type MatchInput } from "../../native/index.js";
 import type { FigureInput, SuiteOptions, SuiteResult } from "../report.js";
+import { findService, redisCpuUs } from "../services.js";
 import { mulberry32, summarize, timed } from "../stats.js";
 
 const LAT = [41.65, 42.02] as const;
@@ -178,48 +177,6 @@ class JsIndex {
 // Redis
 // ------------------------------------------------------------------------------------------------
 
-interface RedisHandle {
-  url: string;
-  /** Whether this run started Redis (and so stops it). */
-  started: boolean;
-}
-
-const SERVICES_SH = fileURLToPath(new URL("../../scripts/services.sh", import.meta.url));
-
-function services(...args: string[]): string {
-  return execFileSync("bash", [SERVICES_SH, ...args], {
-    encoding: "utf8",
-    stdio: ["ignore", "pipe", "pipe"],
-  });
-}
-
-/** REDIS_URL if set, else the project's Redis (started if it is not running). */
-function findRedis(log: SuiteOptions["log"], notes: string[]): RedisHandle | null {
-  const configured = process.env.REDIS_URL;
-  if (configured) return { url: configured, started: false };
-  let started = false;
-  try {
-    try {
-      services("status", "redis");
-    } catch {
-      log("starting Redis: bash scripts/services.sh up redis");
-      services("up", "redis");
-      started = true;
-    }
-    const url = /REDIS_URL=(\S+)/.exec(services("env"))?.[1];
-    if (url === undefined) throw new Error("scripts/services.sh env printed no REDIS_URL");
-    return { url: url.replace(/^'|'$/g, ""), started };
-  } catch (err) {
-    notes.push(`Redis was unavailable (${(err as Error).message.split("\n")[0]}), so no Redis figures.`);
-    return null;
-  }
-}
-
-async function redisCpuUs(redis: Redis): Promise<number> {
-  const info = await redis.info("cpu");
-  const field = (name: string) => Number(new RegExp(`${name}:([\\d.]+)`).exec(info)?.[1] ?? Number.NaN);
-  return (field("used_cpu_user") + field("used_cpu_sys")) * 1e6;
-}
 
 interface RedisFigures {
   single: { median: number; p99: number };
@@ -564,7 +521,7 @@ export async function run({ quick, log }: SuiteOptions): Promise<SuiteResult> {
   );
   log(`nearest: median ${ours.median.toFixed(2)} us, p99 ${ours.p99.toFixed(2)} us`);
 
-  const redis = findRedis(log, notes);
+  const redis = findService("redis", log, notes);
   if (redis !== null) {
     try {
       log(`Redis at ${redis.url}`);
@@ -607,13 +564,7 @@ export async function run({ quick, log }: SuiteOptions): Promise<SuiteResult> {
     } catch (err) {
       notes.push(`Redis failed during the run (${(err as Error).message}), so no Redis figures.`);
     } finally {
-      if (redis.started) {
-        try {
-          services("down", "redis");
-        } catch {
-          // Leave it; `scripts/services.sh down redis` stops it later.
-        }
-      }
+      redis.release();
     }
   }
 

@@ -56,6 +56,29 @@ describe("RedisLivePositions", () => {
     await live.close();
   });
 
+  it("one flush stores thousands of drivers (GEOADD in chunks) and tells onFlushed which", async () => {
+    const flushed: string[] = [];
+    const live = new RedisLivePositions(redis, {
+      prefix: prefix(),
+      flushIntervalMs: 10_000,
+      maxBatch: 10_000,
+      onFlushed: (ids) => flushed.push(...ids),
+    });
+    const n = 7_001; // more than two GEOADD chunks of 3,000
+    for (let i = 0; i < n; i++) live.write(`driver:${i}`, 41.8 + i * 1e-5, -87.6 - i * 1e-5, 1_000 + i);
+    await live.flush();
+    expect(flushed).toHaveLength(n);
+    expect(new Set(flushed).size).toBe(n);
+    expect(await live.get("driver:7000")).toEqual({
+      driverId: "driver:7000",
+      lat: 41.8 + 7000 * 1e-5,
+      lng: -87.6 - 7000 * 1e-5,
+      t: 8_000,
+    });
+    const near = await live.nearby(41.8 + 7000 * 1e-5, -87.6 - 7000 * 1e-5, 5, 1);
+    expect(near.map((d) => d.driverId)).toEqual(["driver:7000"]);
+  });
+
   it("flushes by itself after the interval and when a batch fills up", async () => {
     const live = new RedisLivePositions(redis, { prefix: prefix(), flushIntervalMs: 20, maxBatch: 3 });
     live.write("a", 1, 1, 1);
