@@ -15,6 +15,7 @@ function storageConfig(config: Config, logger: Logger) {
   return {
     ...(config.databaseUrl === undefined ? { dataDir: config.dataDir } : { databaseUrl: config.databaseUrl }),
     ...(config.phoneSecret === undefined ? {} : { phoneSecret: config.phoneSecret }),
+    ...(config.databaseSchema === undefined ? {} : { databaseSchema: config.databaseSchema }),
     log: logger,
   };
 }

@@ -31,12 +31,38 @@ export interface Config {
   /** Driver socket limits: messages per second sustained, and burst. */
   driverRatePerS: number;
   driverBurst: number;
+  /** HTTP requests a minute per signed-in user (shared by all gateways through Redis). */
+  httpRatePerMin: number;
+  /** HTTP requests a minute per client address on the public (login) routes. */
+  authRatePerMin: number;
   /** Folder of the embedded database (used when DATABASE_URL is absent); ":memory:" keeps nothing. */
   dataDir: string;
   /** Secret that encrypts phone numbers at rest and keys their lookup hash (32+ characters). */
   phoneSecret: string | undefined;
   /** HMAC key that signs price quotes; every gateway of a deployment needs the same one. */
   quoteKey: string | undefined;
+  /** Schema (search_path) of the tables on the DATABASE_URL server; absent: the server's default. */
+  databaseSchema: string | undefined;
+  /** Prefix of the pipeline's Kafka topic names (several deployments or test runs on one cluster). */
+  kafkaTopicPrefix: string;
+  /** Partitions of the pipeline topics when they are created on start. */
+  kafkaPartitions: number;
+  /** Consumer group of the persisters. */
+  kafkaGroupId: string;
+  /** Consumer group session timeout: how soon a dead persister's partitions move to another. */
+  kafkaSessionTimeoutMs: number;
+  /** With KAFKA_BROKERS: `serve` runs a persister consumer in process (off when persisters run apart). */
+  persisterInProcess: boolean;
+  /** Port of `dispatch persister`'s /healthz and /metrics (on HOST). */
+  persisterPort: number;
+  /** Most bytes the persister fetches per partition at once: the size of its write batches. */
+  persisterFetchBytes: number;
+  /** GPS fixes wait at most this long to be sent in a batch. */
+  pipelineLingerMs: number;
+  /** Largest batch the pipeline sends or writes at once. */
+  pipelineBatchMax: number;
+  /** GPS fixes buffered at most while the log is slow; more are dropped (and counted). */
+  pipelineBufferMax: number;
 }
 
 export const defaults: Config = {
@@ -60,6 +86,19 @@ export const defaults: Config = {
   phoneSecret: undefined,
   driverRatePerS: 10,
   driverBurst: 40,
+  httpRatePerMin: 600,
+  authRatePerMin: 60,
+  databaseSchema: undefined,
+  kafkaTopicPrefix: "",
+  kafkaPartitions: 6,
+  kafkaGroupId: "dispatch-persister",
+  kafkaSessionTimeoutMs: 30_000,
+  persisterInProcess: true,
+  persisterPort: 9464,
+  persisterFetchBytes: 4 * 1024 * 1024,
+  pipelineLingerMs: 5,
+  pipelineBatchMax: 5_000,
+  pipelineBufferMax: 100_000,
 };
 
 type Parser = (raw: string, name: string) => unknown;
@@ -97,6 +136,17 @@ const hostPort: Parser = (raw, name) => {
   if (!/^[\w.-]+:\d{1,5}$/.test(raw)) throw bad(name, raw, "host:port");
   return raw;
 };
+const bool: Parser = (raw, name) => {
+  if (/^(true|1|yes|on)$/i.test(raw)) return true;
+  if (/^(false|0|no|off)$/i.test(raw)) return false;
+  throw bad(name, raw, "true or false");
+};
+const pattern =
+  (re: RegExp, expected: string): Parser =>
+  (raw, name) => {
+    if (!re.test(raw)) throw bad(name, raw, expected);
+    return raw;
+  };
 const brokers: Parser = (raw, name) => {
   const list = raw.split(",").map((s) => s.trim());
   if (list.some((b) => !/^[\w.-]+:\d{1,5}$/.test(b)))
@@ -146,9 +196,58 @@ export const envMap: Record<string, { key: keyof Config; parse: Parser; doc: str
     doc: "driver socket messages/s per socket",
   },
   DRIVER_BURST: { key: "driverBurst", parse: int(1, 1_000_000), doc: "driver socket burst per socket" },
+  HTTP_RATE_PER_MIN: {
+    key: "httpRatePerMin",
+    parse: int(1, 1_000_000),
+    doc: "HTTP requests/min per signed-in user",
+  },
+  AUTH_RATE_PER_MIN: {
+    key: "authRatePerMin",
+    parse: int(1, 1_000_000),
+    doc: "login requests/min per client address",
+  },
   DATA_DIR: { key: "dataDir", parse: text, doc: "embedded database folder (no DATABASE_URL)" },
   PHONE_SECRET: { key: "phoneSecret", parse: text, doc: "phone encryption secret (32+ chars)" },
   QUOTE_KEY: { key: "quoteKey", parse: text, doc: "HMAC key signing price quotes (32+ bytes)" },
+  DATABASE_SCHEMA: {
+    key: "databaseSchema",
+    parse: pattern(/^[A-Za-z_][A-Za-z0-9_]{0,62}$/, "an SQL identifier"),
+    doc: "schema of the tables with DATABASE_URL",
+  },
+  KAFKA_TOPIC_PREFIX: {
+    key: "kafkaTopicPrefix",
+    parse: pattern(/^[A-Za-z0-9._-]{0,100}$/, "letters, digits, '.', '_' or '-'"),
+    doc: "prefix of the pipeline topic names",
+  },
+  KAFKA_PARTITIONS: { key: "kafkaPartitions", parse: int(1, 10_000), doc: "partitions of created topics" },
+  KAFKA_GROUP_ID: { key: "kafkaGroupId", parse: text, doc: "consumer group of the persisters" },
+  KAFKA_SESSION_TIMEOUT_MS: {
+    key: "kafkaSessionTimeoutMs",
+    parse: int(1_000, 3_600_000),
+    doc: "persister group session timeout (ms)",
+  },
+  PERSISTER_IN_PROCESS: {
+    key: "persisterInProcess",
+    parse: bool,
+    doc: "serve runs a persister (with Kafka)",
+  },
+  PERSISTER_PORT: { key: "persisterPort", parse: int(0, 65535), doc: "persister /healthz, /metrics port" },
+  PERSISTER_FETCH_BYTES: {
+    key: "persisterFetchBytes",
+    parse: int(1_024, 256 * 1024 * 1024),
+    doc: "persister fetch per partition (bytes)",
+  },
+  PIPELINE_LINGER_MS: {
+    key: "pipelineLingerMs",
+    parse: int(0, 10_000),
+    doc: "max wait of a fix to batch (ms)",
+  },
+  PIPELINE_BATCH_MAX: { key: "pipelineBatchMax", parse: int(1, 1_000_000), doc: "largest pipeline batch" },
+  PIPELINE_BUFFER_MAX: {
+    key: "pipelineBufferMax",
+    parse: int(1, 100_000_000),
+    doc: "fixes buffered at most (then dropped)",
+  },
 };
 
 /**

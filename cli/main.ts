@@ -23,6 +23,11 @@ Commands:
                  --host <addr>   listen address (default 127.0.0.1, env HOST)
                  --port <n>      listen port (default 8080, env PORT; 0 = any free port)
 ${simulateHelp}
+  persister    Write the Kafka pipeline topics (fixes, order events, price updates) into the
+               database (DATABASE_URL, else the embedded DATA_DIR) as a consumer group; needs
+               KAFKA_BROKERS. Serves GET /healthz and GET /metrics (lag per partition) on
+               HOST:PERSISTER_PORT. Run serve with PERSISTER_IN_PROCESS=false beside it.
+               The embedded database is one process's: give it its own DATA_DIR.
   migrate      Apply pending database migrations (DATABASE_URL, else the embedded DATA_DIR).
   grant-role <phone> <role>
                Grant rider, driver or admin to the user with this E.164 phone (created if new).
@@ -31,7 +36,7 @@ ${simulateHelp}
 
 Environment (all optional; absent services mean the embedded implementation):
 ${Object.entries(envMap)
-  .map(([name, { doc }]) => `  ${name.padEnd(18)} ${doc}`)
+  .map(([name, { doc }]) => `  ${name.padEnd(28)} ${doc}`)
   .join("\n")}
 `;
 
@@ -77,6 +82,31 @@ async function serve(config: Config, simulate: SimulateOptions | undefined): Pro
   }
 }
 
+async function persister(config: Config): Promise<void> {
+  const logger = jsonLogger(config.logLevel);
+  const { startPersisterProcess } = await import("./pipeline.js");
+  const running = await startPersisterProcess(config, logger);
+  process.stdout.write(
+    `dispatch persister running (health: http://${config.host}:${running.port}/healthz)\n`,
+  );
+  let stopping = false;
+  const stop = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    logger.info("shutting down", { signal, graceMs: config.shutdownGraceMs });
+    const force = setTimeout(() => {
+      logger.error("shutdown grace period exceeded; exiting");
+      process.exit(1);
+    }, config.shutdownGraceMs);
+    force.unref();
+    await running.stop();
+    clearTimeout(force);
+    process.exit(0);
+  };
+  process.on("SIGINT", () => void stop("SIGINT"));
+  process.on("SIGTERM", () => void stop("SIGTERM"));
+}
+
 async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
   if (command === undefined || command === "help" || command === "--help" || command === "-h") {
@@ -107,6 +137,14 @@ async function main(argv: string[]): Promise<number> {
         return 2;
       }
       await serve(loadConfig({ HOST: values.host, PORT: values.port }), simulate);
+      return -1; // keeps running
+    }
+    case "persister": {
+      if (rest.length > 0 && (rest[0] === "--help" || rest[0] === "-h")) {
+        process.stdout.write(help);
+        return 0;
+      }
+      await persister(loadConfig());
       return -1; // keeps running
     }
     case "migrate": {
