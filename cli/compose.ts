@@ -5,8 +5,10 @@
 import { randomBytes } from "node:crypto";
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
+import { createAdapter } from "@socket.io/redis-adapter";
 import { SystemClock } from "../engine/clock.js";
 import { Dispatcher, DispatchPool, NativeMatcher, NativePickupEta, tapEvents } from "../engine/dispatch.js";
+import { DriverOnboarding } from "../engine/driver-profiles.js";
 import { driverStatsListener } from "../engine/driver-stats.js";
 import type { UserStore } from "../engine/identity.js";
 import { expireSilentDrivers, type LiveLocations, NativeLocations } from "../engine/locations.js";
@@ -23,13 +25,19 @@ import { DevCodes, type FirebasePhoneVerifier, firebaseVerifier } from "../gatew
 import { authRoutes } from "../gateway/auth/routes.js";
 import { KeyRing, TokenService } from "../gateway/auth/tokens.js";
 import { driverHandlers } from "../gateway/driver/handlers.js";
+import { driverRoutes } from "../gateway/drivers.js";
+import { CloseCode } from "../gateway/errors.js";
 import { GatewayNotifier } from "../gateway/notifier.js";
 import { rideRoutes } from "../gateway/rides.js";
 import { type Gateway, startGateway } from "../gateway/server.js";
 import { cellsOf, DriverIndex, EtaModel, SurgeState } from "../native/index.js";
 import { openStorage, type Storage } from "../storage/factory.js";
+import { MemoryIdempotency } from "../storage/memory/idempotency.js";
+import { MemoryRateLimiter } from "../storage/memory/rate-limit.js";
+import { openPipeline, type Pipeline } from "../storage/pipeline/index.js";
 import type { Config } from "./config.js";
 import { projectRoot } from "./paths.js";
+import { pipelineConfigOf } from "./pipeline.js";
 
 export interface Running {
   gateway: Gateway;
@@ -39,6 +47,8 @@ export interface Running {
   rides: RideService;
   locations: LiveLocations;
   dispatch: DispatchPool;
+  /** Events, fixes and price points on their way to the database (Kafka or the embedded log). */
+  pipeline: Pipeline;
   /** Orderly shutdown: stop accepting, then release every resource. */
   close(): Promise<void>;
 }
@@ -66,8 +76,20 @@ export async function compose(config: Config, logger: Logger): Promise<Running> 
   const storage = await openStorage({
     ...(config.databaseUrl === undefined ? { dataDir: config.dataDir } : { databaseUrl: config.databaseUrl }),
     ...(config.phoneSecret === undefined ? {} : { phoneSecret: config.phoneSecret }),
+    ...(config.databaseSchema === undefined ? {} : { databaseSchema: config.databaseSchema }),
+    // REDIS_URL: rate limits and idempotency keys shared by every gateway (more to come).
+    ...(config.redisUrl === undefined ? {} : { redisUrl: config.redisUrl }),
     log: logger,
   });
+  // Event appends, price points and applied fixes reach the database through one pipeline:
+  // Kafka with KAFKA_BROKERS (and a persister in process unless PERSISTER_IN_PROCESS=false),
+  // else the embedded log. Reads of events still come from the database.
+  const pipeline = await openPipeline(pipelineConfigOf(config, logger), storage.db, storage.events).catch(
+    async (err: unknown) => {
+      await storage.close();
+      throw err;
+    },
+  );
   const { users, orders } = storage;
   const tokens = new TokenService({
     keys: await keyRing(config),
@@ -103,7 +125,7 @@ export async function compose(config: Config, logger: Logger): Promise<Running> 
     openPickups: () => dispatch.openPickups(),
     model: new SurgeState(),
     area: notifier,
-    history: storage.priceHistory,
+    history: pipeline.priceHistory,
   });
   rides = new RideService({
     clock,
@@ -111,7 +133,7 @@ export async function compose(config: Config, logger: Logger): Promise<Running> 
     orders,
     drivers: assignments,
     events: tapEvents(
-      storage.events,
+      pipeline.events,
       [
         (e) => dispatch.observe(e),
         (e) => tracker.observe(e),
@@ -132,6 +154,8 @@ export async function compose(config: Config, logger: Logger): Promise<Running> 
   });
   const ride = rides;
 
+  // Live positions in Redis for other processes (admin views, a region's next owner).
+  const livePositions = storage.redis?.livePositions;
   const handlers = driverHandlers({
     rides: ride,
     assignments,
@@ -141,6 +165,15 @@ export async function compose(config: Config, logger: Logger): Promise<Running> 
       const id = driverId as DriverId;
       const r = locations.applyFixes(id, batch);
       tracker.onFixes(id, batch, r);
+      if (r.applied > 0) {
+        // Fire-and-forget, bounded: only what the index applied goes to driver_locations.
+        pipeline.sink.publishFixes(id, batch, r.outcomes);
+        // With Redis: the newest position, written behind (coalesced, one script per flush).
+        if (livePositions !== undefined) {
+          const p = locations.positionOf(id);
+          if (p !== null) livePositions.write(id, p.lat, p.lng, p.at);
+        }
+      }
       return { applied: r.applied, dropped: r.dropped };
     },
     async status(driverId, status) {
@@ -148,10 +181,15 @@ export async function compose(config: Config, logger: Logger): Promise<Running> 
       if (status === "online") {
         // Free only when nothing holds the driver: an offer or a trip keeps them offered/busy.
         const { hold } = await assignments.get(id);
-        locations.setVehicleClass(id, "economy");
+        // The class of the car the driver registered (drivers made by an operator have none).
+        const profile = await storage.driverProfiles.get(id);
+        locations.setVehicleClass(id, profile?.vehicle?.vehicleClass ?? "economy");
         locations.setStatus(id, hold === null ? "free" : hold.kind === "offer" ? "offered" : "busy");
       } else {
         locations.setStatus(id, "offline");
+        livePositions
+          ?.remove(id)
+          .catch((err: unknown) => logger.warn("redis remove failed", { err: String(err) }));
       }
       return { status };
     },
@@ -166,15 +204,35 @@ export async function compose(config: Config, logger: Logger): Promise<Running> 
   });
   const stopExpiry = expireSilentDrivers(locations, clock, 30_000);
 
+  const onboarding = new DriverOnboarding({ profiles: storage.driverProfiles, users, now });
+  const roomClients =
+    storage.redis === undefined
+      ? undefined
+      : { pub: storage.redis.client.duplicate(), sub: storage.redis.client.duplicate() };
   const gateway = await startGateway({
     host: config.host,
     port: config.port,
     logger,
     authenticate: (t) => tokens.verify(t),
+    // A driver suspended after their token was issued is refused at the socket at once.
+    currentRoles: async (userId) => (await users.get(userId))?.roles,
+    httpGuards: {
+      limiter: storage.redis?.rateLimiter ?? new MemoryRateLimiter(),
+      idempotency: storage.redis?.idempotency ?? new MemoryIdempotency({ now }),
+      userLimit: { limit: config.httpRatePerMin, windowMs: 60_000 },
+      ipLimit: { limit: config.authRatePerMin, windowMs: 60_000 },
+      now,
+    },
     driverHandlers: handlers,
     driverLimits: { ratePerSecond: config.driverRatePerS, burst: config.driverBurst },
     routes: {
       ...authRoutes({ tokens, users, now, firebase, devCodes }),
+      ...driverRoutes({
+        onboarding,
+        users,
+        onDriverRoleRevoked: (driverId) =>
+          gateway.drivers?.disconnect(driverId, CloseCode.Forbidden, "driver role revoked"),
+      }),
       ...rideRoutes({
         rides: ride,
         users,
@@ -195,6 +253,10 @@ export async function compose(config: Config, logger: Logger): Promise<Running> 
         },
         areaRoom,
       },
+      // With Redis, rooms span every gateway process: a push reaches a rider on any node.
+      ...(roomClients === undefined
+        ? {}
+        : { adapter: createAdapter(roomClients.pub, roomClients.sub, { key: "dispatch:rooms" }) }),
     },
     documents: {
       "/.well-known/jwks.json": () => tokens.jwks(),
@@ -214,13 +276,17 @@ export async function compose(config: Config, logger: Logger): Promise<Running> 
     rides: ride,
     locations,
     dispatch,
+    pipeline,
     async close() {
       await gateway.close();
+      roomClients?.pub.disconnect();
+      roomClients?.sub.disconnect();
       surge.stop();
       stopExpiry();
       tracker.stop();
       await dispatch.stop();
       await firebase?.close();
+      await pipeline.close();
       await storage.close();
     },
   };

@@ -32,6 +32,20 @@ export interface UserStore {
   get(userId: string): Promise<User | undefined>;
   /** Adds a role (idempotent). Returns the updated user, or `undefined` for an unknown user. */
   grantRole(userId: string, role: Role): Promise<User | undefined>;
+  /**
+   * Removes a role (idempotent; removing one the user lacks changes nothing). Returns the updated
+   * user, or `undefined` for an unknown user. Other roles keep their order.
+   */
+  revokeRole(userId: string, role: Role): Promise<User | undefined>;
+  /**
+   * Users oldest first by (createdAt, id), those holding `role` only when it is given, strictly
+   * after `after`; at most `limit`. For operators' lists.
+   */
+  list(options: {
+    readonly role?: Role;
+    readonly limit: number;
+    readonly after?: { readonly createdAt: number; readonly id: string };
+  }): Promise<User[]>;
 }
 
 /** One stored refresh token. Only the hash of the secret is ever stored. */

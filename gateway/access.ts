@@ -25,11 +25,30 @@ export const httpAccess = {
   "POST /v1/orders/:id/rating": ["rider", "driver"],
   "GET /v1/trips": ["rider", "driver"],
   "GET /v1/driver/stats": ["driver"],
+  // Anyone signed in may apply to drive (a rider becomes a driver once approved), see their
+  // application and register the car they will drive.
+  "POST /v1/driver/profile": anyone,
+  "GET /v1/driver/profile": anyone,
+  "PUT /v1/driver/vehicle": anyone,
   "POST /v1/admin/users/:id/roles": ["admin"],
+  "GET /v1/admin/users": ["admin"],
+  "GET /v1/admin/drivers": ["admin"],
+  "POST /v1/admin/drivers/:id/review": ["admin"],
   "GET /v1/admin/overview": ["admin"],
 } as const satisfies Record<string, Access>;
 
 export type HttpRouteKey = keyof typeof httpAccess;
+
+/**
+ * POSTs whose retry must not repeat the effect: with an `Idempotency-Key` header the first
+ * response is stored and a retry with the same key gets it again. (`POST /v1/orders` requires
+ * its key and dedupes in the database itself.)
+ */
+export const replayableRoutes: ReadonlySet<HttpRouteKey> = new Set<HttpRouteKey>([
+  "POST /v1/orders/:id/cancel",
+  "POST /v1/orders/:id/rating",
+  "POST /v1/admin/drivers/:id/review",
+]);
 
 const driverOnly: readonly Role[] = ["driver"];
 

@@ -2,7 +2,7 @@
  * The gateway's uWS app: health endpoints now; the driver socket, Socket.IO and the HTTP API
  * attach here. One process, one app, one listen socket.
  */
-import type { Principal } from "../engine/identity.js";
+import type { Principal, Role } from "../engine/identity.js";
 import type { Logger } from "../engine/logger.js";
 import type { HttpRouteKey } from "./access.js";
 import {
@@ -13,7 +13,7 @@ import {
 } from "./driver/socket.js";
 import { sendJson } from "./http.js";
 import { attachRealtime, type Realtime, type RealtimeOptions } from "./realtime.js";
-import { type Handler, registerRoutes } from "./router.js";
+import { type Handler, type HttpGuards, registerRoutes } from "./router.js";
 import { type TemplatedApp, type us_listen_socket, uWS } from "./uws.js";
 
 /** A readiness check: resolves when the dependency answers, rejects with the reason otherwise. */
@@ -32,6 +32,10 @@ export interface GatewayOptions {
   routes?: Partial<Record<HttpRouteKey, Handler>>;
   /** Verifies access tokens for the routes; required when any route is not public. */
   authenticate?: (token: string) => Promise<Principal>;
+  /** Rate limits and idempotency keys of the HTTP routes (absent: none). */
+  httpGuards?: HttpGuards;
+  /** The roles a user holds now; the driver socket admits only current drivers (see socket.ts). */
+  currentRoles?: (userId: string) => Promise<readonly Role[] | undefined>;
   /** Enables the driver socket at /v1/driver/ws. */
   driverHandlers?: DriverSessionHandlers;
   /** Driver socket limits (see DriverSocketOptions). */
@@ -129,6 +133,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     ? attachDriverSocket(app, {
         logger,
         authenticate,
+        ...(options.currentRoles ? { currentRoles: options.currentRoles } : {}),
         handlers: options.driverHandlers,
         ...options.driverLimits,
       })
@@ -137,7 +142,11 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     ? attachRealtime(app, { logger, authenticate, ...options.realtime })
     : undefined;
 
-  registerRoutes(app, { logger, authenticate }, options.routes ?? {});
+  registerRoutes(
+    app,
+    { logger, authenticate, ...(options.httpGuards ? { guards: options.httpGuards } : {}) },
+    options.routes ?? {},
+  );
 
   app.any("/*", (res, req) => {
     const url = req.getUrl();

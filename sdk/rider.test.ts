@@ -8,8 +8,8 @@ import { RiderClient } from "./rider.js";
 let running: Running;
 beforeAll(async () => {
   running = await compose({ ...defaults, port: 0, dataDir: ":memory:" }, silentLogger);
-});
-afterAll(() => running.close());
+}, 60_000);
+afterAll(() => running?.close());
 
 async function rider(phone: string) {
   const u = await running.users.findOrCreateByPhone(phone, Date.now());
@@ -31,6 +31,29 @@ describe("RiderClient", () => {
     expect(await pushed).toMatchObject({ type: "order", order: { id: order.id, state: "cancelled" } });
     expect((await client.trips()).orders).toHaveLength(1);
     client.close();
+  });
+
+  it("applies to drive, registers a car, reads the profile; a retried cancel answers the same", async () => {
+    const client = await rider("+15550004444");
+    await expect(client.driverProfile()).rejects.toMatchObject({ code: "NOT_FOUND" });
+    expect(await client.applyToDrive({ displayName: "Sam", licenseNumber: "SDK-77001" })).toMatchObject({
+      status: "pending",
+    });
+    const car = {
+      plate: "SDK 1",
+      make: "Kia",
+      model: "Niro",
+      color: "red",
+      year: 2022,
+      vehicleClass: "comfort",
+    };
+    expect(await client.setVehicle(car)).toMatchObject({ ...car, seats: 4 });
+    expect(await client.driverProfile()).toMatchObject({ status: "pending", vehicle: { plate: "SDK 1" } });
+    const q = await client.quote({ lat: 41.88, lng: -87.63 }, { lat: 41.9, lng: -87.62 });
+    const order = await client.order(q.token as string);
+    const key = crypto.randomUUID();
+    const first = await client.cancel(order.id as string, key);
+    expect(await client.cancel(order.id as string, key)).toEqual(first);
   });
 
   it("rejects with the server's code", async () => {

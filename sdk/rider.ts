@@ -63,12 +63,47 @@ export class RiderClient {
     return this.http("GET", `/v1/orders/${encodeURIComponent(orderId)}`);
   }
 
-  cancel(orderId: string) {
-    return this.http("POST", `/v1/orders/${encodeURIComponent(orderId)}/cancel`, {});
+  /** Cancels. Retry with the same `idempotencyKey`: the first answer comes back, not an error. */
+  cancel(orderId: string, idempotencyKey: string = crypto.randomUUID()) {
+    return this.http(
+      "POST",
+      `/v1/orders/${encodeURIComponent(orderId)}/cancel`,
+      {},
+      { "idempotency-key": idempotencyKey },
+    );
   }
 
-  rate(orderId: string, stars: number) {
-    return this.http("POST", `/v1/orders/${encodeURIComponent(orderId)}/rating`, { stars });
+  /** Rates the trip. Retry with the same `idempotencyKey`: the first answer comes back. */
+  rate(orderId: string, stars: number, idempotencyKey: string = crypto.randomUUID()) {
+    return this.http(
+      "POST",
+      `/v1/orders/${encodeURIComponent(orderId)}/rating`,
+      { stars },
+      { "idempotency-key": idempotencyKey },
+    );
+  }
+
+  /** Applies to drive (or corrects a pending or rejected application). */
+  applyToDrive(profile: { displayName: string; licenseNumber: string }) {
+    return this.http("POST", "/v1/driver/profile", profile);
+  }
+
+  /** The caller's driver profile (status, reason, vehicle); NOT_FOUND before applying. */
+  driverProfile() {
+    return this.http("GET", "/v1/driver/profile");
+  }
+
+  /** Registers the car the caller drives (replaces the active one). */
+  setVehicle(vehicle: {
+    plate: string;
+    make: string;
+    model: string;
+    color: string;
+    year: number;
+    vehicleClass?: string;
+    seats?: number;
+  }) {
+    return this.http("PUT", "/v1/driver/vehicle", vehicle);
   }
 
   trips(options: { limit?: number; cursor?: string } = {}) {

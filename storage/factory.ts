@@ -12,6 +12,7 @@
 import { chmod, mkdir, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { Redis } from "ioredis";
+import type { DriverProfileStore } from "../engine/driver-profiles.js";
 import { DispatchError, ErrorCode } from "../engine/errors.js";
 import type { RefreshTokenStore, UserStore } from "../engine/identity.js";
 import { type Logger, silentLogger } from "../engine/logger.js";
@@ -23,6 +24,7 @@ import type {
   PriceHistory,
 } from "../engine/ports.js";
 import { type Db, PgDb, PgliteDb } from "./postgres/db.js";
+import { PgDriverProfileStore } from "./postgres/driver-profiles.js";
 import { PgDriverStats } from "./postgres/driver-stats.js";
 import { PgDriverAssignments } from "./postgres/drivers.js";
 import { PgEventLog } from "./postgres/events.js";
@@ -88,6 +90,8 @@ export interface Storage {
   readonly priceHistory: PriceHistory;
   /** Each driver's offer outcomes and rates (fed from the event stream). */
   readonly driverStats: DriverStatsStore;
+  /** Driver profiles and vehicles (licence numbers encrypted with the phone secret). */
+  readonly driverProfiles: DriverProfileStore;
   readonly redis: RedisAdapters | undefined;
   /** Applies pending migrations; resolves with the files it ran. */
   migrate(): Promise<string[]>;
@@ -241,6 +245,7 @@ export async function openStorage(config: StorageConfig = {}): Promise<Storage> 
     refreshTokens: new PgRefreshTokenStore(db),
     priceHistory: new PgPriceHistory(db),
     driverStats: new PgDriverStats(db),
+    driverProfiles: new PgDriverProfileStore(db, phones),
     redis,
     migrate: () => migrate(db, { log }),
     maintainPartitions: () => maintainLocationPartitions(db, now(), policy),

@@ -177,7 +177,6 @@ class JsIndex {
 // Redis
 // ------------------------------------------------------------------------------------------------
 
-
 interface RedisFigures {
   single: { median: number; p99: number };
   pipelinedWallUs: number;

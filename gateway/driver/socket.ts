@@ -2,8 +2,10 @@
  * The driver socket: a raw WebSocket on the uWS app at /v1/driver/ws.
  *
  * - Authenticated at the upgrade with our access token (`Authorization: Bearer` or
- *   `?access_token=`), driver role required (gateway/access.ts). A later `auth` message with a
- *   fresh token extends the session; at expiry the socket closes with 4001.
+ *   `?access_token=`), driver role required (gateway/access.ts). The roles are the token's as
+ *   far as the user still holds them (`currentRoles`): a driver suspended after the token was
+ *   issued is refused at once, not when the token expires. A later `auth` message with a fresh
+ *   token extends the session (checked the same way); at expiry the socket closes with 4001.
  * - One socket per driver: a new connection replaces the old one (closed with 4009).
  * - Every message is decoded and validated (codec.ts); a bad one gets `{type:"error", code}` and
  *   changes nothing. Too many bad frames close the socket (4002); uWS closes oversize frames.
@@ -13,7 +15,7 @@
  *   resumes its offer and order on reconnect (the `welcome` message).
  */
 import { DispatchError, ErrorCode } from "../../engine/errors.js";
-import type { Principal } from "../../engine/identity.js";
+import type { Principal, Role } from "../../engine/identity.js";
 import type { Logger } from "../../engine/logger.js";
 import { allows, socketAccess } from "../access.js";
 import { CloseCode, errorBody } from "../errors.js";
@@ -49,6 +51,11 @@ export interface DriverSessionHandlers {
 export interface DriverSocketOptions {
   logger: Logger;
   authenticate(token: string): Promise<Principal>;
+  /**
+   * The roles the user holds now (undefined for a user that no longer exists). When given, a
+   * token's roles count only as far as the user still holds them.
+   */
+  currentRoles?(userId: string): Promise<readonly Role[] | undefined>;
   handlers: DriverSessionHandlers;
   now?: () => number;
   /** Largest frame accepted; uWS closes the socket on a larger one. */
@@ -90,6 +97,8 @@ export interface DriverSockets {
   bufferedAmount(driverId: string): number;
   /** Closes every driver socket with 1001 (shutdown). */
   closeAll(): void;
+  /** Closes the driver's socket here, if any, with the code (e.g. 4003 when the role was revoked). */
+  disconnect(driverId: string, code: number, reason: string): boolean;
 }
 
 const encoder = new TextDecoder();
@@ -102,6 +111,16 @@ export function attachDriverSocket(app: TemplatedApp, o: DriverSocketOptions): D
   const hard = o.hardBackpressureBytes ?? 256 * 1024;
   const sockets = new Map<string, WebSocket<DriverData>>();
   const access = socketAccess.driver;
+
+  /** The token's principal with only the roles the user still holds. */
+  const admit = async (token: string): Promise<Principal> => {
+    const p = await o.authenticate(token);
+    if (!o.currentRoles) return p;
+    const current = await o.currentRoles(p.userId);
+    if (current === undefined)
+      throw new DispatchError(ErrorCode.Unauthenticated, "the user no longer exists");
+    return { ...p, roles: p.roles.filter((r) => current.includes(r)) };
+  };
 
   const send = (ws: WebSocket<DriverData>, message: object): void => {
     const d = ws.getUserData();
@@ -151,9 +170,14 @@ export function attachDriverSocket(app: TemplatedApp, o: DriverSocketOptions): D
         reply(ws, m.id, { type: "pong", t: now() });
         return;
       case "auth": {
-        const p = await o.authenticate(m.token);
+        const p = await admit(m.token);
         if (p.userId !== d.driverId)
           throw new DispatchError(ErrorCode.Forbidden, "token is for another user");
+        if (!allows(access.connect, p.roles)) {
+          d.closed = true;
+          ws.end(CloseCode.Forbidden, "no longer a driver");
+          return;
+        }
         d.expiresAt = p.expiresAt;
         d.roles = p.roles;
         reply(ws, m.id, { type: "ack", expiresAt: p.expiresAt });
@@ -214,7 +238,7 @@ export function attachDriverSocket(app: TemplatedApp, o: DriverSocketOptions): D
         try {
           if (!token)
             throw new DispatchError(ErrorCode.Unauthenticated, "the driver socket needs an access token");
-          const p = await o.authenticate(token);
+          const p = await admit(token);
           if (!allows(access.connect, p.roles)) {
             throw new DispatchError(ErrorCode.Forbidden, "the driver socket is for drivers");
           }
@@ -348,6 +372,13 @@ export function attachDriverSocket(app: TemplatedApp, o: DriverSocketOptions): D
     },
     bufferedAmount(driverId) {
       return sockets.get(driverId)?.getBufferedAmount() ?? 0;
+    },
+    disconnect(driverId, code, reason) {
+      const ws = sockets.get(driverId);
+      if (!ws) return false;
+      ws.getUserData().closed = true;
+      ws.end(code, reason);
+      return true;
     },
     closeAll() {
       clearInterval(expiryTimer);

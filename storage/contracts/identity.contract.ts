@@ -61,6 +61,37 @@ export function userStoreContract(name: string, make: () => Promise<UserStore> |
       expect((await store.findOrCreateByPhone(u.phone, 9)).roles).toEqual(["rider", "driver"]);
     });
 
+    it("revokes a role once, however often asked, and keeps the others in order", async () => {
+      const store = await make();
+      const u = await store.findOrCreateByPhone(newPhone(), 5);
+      await store.grantRole(u.id, "driver");
+      await store.grantRole(u.id, "admin");
+      expect(await store.revokeRole(u.id, "driver")).toEqual({ ...u, roles: ["rider", "admin"] });
+      expect(await store.revokeRole(u.id, "driver")).toEqual({ ...u, roles: ["rider", "admin"] });
+      expect(await store.get(u.id)).toEqual({ ...u, roles: ["rider", "admin"] });
+      expect(await store.revokeRole("00000000-0000-4000-8000-000000000000", "driver")).toBeUndefined();
+    });
+
+    it("lists users oldest first, by role, paged after (createdAt, id)", async () => {
+      const store = await make();
+      const made = [];
+      for (let i = 0; i < 4; i++) made.push(await store.findOrCreateByPhone(newPhone(), 100 + i));
+      await store.grantRole(made[1]!.id, "driver");
+      await store.grantRole(made[3]!.id, "driver");
+      const first = await store.list({ limit: 3 });
+      expect(first).toEqual(
+        made.slice(0, 3).map((u, i) => (i === 1 ? { ...u, roles: ["rider", "driver"] } : u)),
+      );
+      const last = first.at(-1)!;
+      expect(
+        (await store.list({ limit: 3, after: { createdAt: last.createdAt, id: last.id } })).map((u) => u.id),
+      ).toEqual([made[3]!.id]);
+      expect((await store.list({ role: "driver", limit: 10 })).map((u) => u.id)).toEqual([
+        made[1]!.id,
+        made[3]!.id,
+      ]);
+    });
+
     it("hands out copies: changing a returned user changes nothing stored", async () => {
       const store = await make();
       const u = await store.findOrCreateByPhone(newPhone(), 5);

@@ -26,6 +26,32 @@ export class MemoryUserStore implements UserStore {
     if (!u.roles.includes(role)) u.roles.push(role);
     return structuredClone(u);
   }
+
+  async revokeRole(userId: string, role: Role): Promise<User | undefined> {
+    const u = this.byId.get(userId);
+    if (!u) return undefined;
+    u.roles = u.roles.filter((r) => r !== role);
+    return structuredClone(u);
+  }
+
+  async list(options: {
+    readonly role?: Role;
+    readonly limit: number;
+    readonly after?: { readonly createdAt: number; readonly id: string };
+  }): Promise<User[]> {
+    const { role, limit, after } = options;
+    return [...this.byId.values()]
+      .filter((u) => role === undefined || u.roles.includes(role))
+      .filter(
+        (u) =>
+          after === undefined ||
+          u.createdAt > after.createdAt ||
+          (u.createdAt === after.createdAt && u.id > after.id),
+      )
+      .sort((a, b) => a.createdAt - b.createdAt || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0))
+      .slice(0, limit)
+      .map((u) => structuredClone(u));
+  }
 }
 
 export class MemoryRefreshTokenStore implements RefreshTokenStore {

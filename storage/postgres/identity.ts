@@ -65,6 +65,31 @@ export class PgUserStore implements UserStore {
     return rows[0] && this.#toUser(rows[0]);
   }
 
+  async revokeRole(userId: string, role: Role): Promise<User | undefined> {
+    const { rows } = await this.db.query<UserRow>(
+      `UPDATE users SET roles = array_remove(roles, $2::text) WHERE id = $1 RETURNING ${USER_COLUMNS}`,
+      [userId, role],
+    );
+    return rows[0] && this.#toUser(rows[0]);
+  }
+
+  async list(options: {
+    readonly role?: Role;
+    readonly limit: number;
+    readonly after?: { readonly createdAt: number; readonly id: string };
+  }): Promise<User[]> {
+    const { role, limit, after } = options;
+    const { rows } = await this.db.query<UserRow>(
+      `SELECT ${USER_COLUMNS} FROM users
+        WHERE ($1::text IS NULL OR $1::text = ANY (roles))
+          AND ($2::timestamptz IS NULL OR (created_at, id) > ($2::timestamptz, $3::text))
+        ORDER BY created_at, id
+        LIMIT $4`,
+      [role ?? null, tsParam(after?.createdAt ?? null), after?.id ?? "", limit],
+    );
+    return rows.map((r) => this.#toUser(r));
+  }
+
   #toUser(r: UserRow): User {
     return {
       id: r.id,

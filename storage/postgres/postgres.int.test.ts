@@ -18,13 +18,13 @@ describe("migrations on PostgreSQL", () => {
     const dbs = [0, 1, 2].map(() => new PgDb({ connectionString: url, schema, max: 2 }));
     try {
       const ran = await Promise.all(dbs.map((db) => migrate(db)));
-      expect(ran.flat()).toEqual(["0001_schema", "0002_driver_stats"]);
+      expect(ran.flat()).toEqual(["0001_schema", "0002_driver_stats", "0003_driver_profiles"]);
       const { rows } = await dbs[0]!.query<{ n: number }>(
         `SELECT count(*)::int4 AS n FROM ${MIGRATIONS_TABLE}`,
       );
-      expect(rows[0]?.n).toBe(2);
-      expect(await migrate(dbs[0]!, { direction: "down" })).toEqual(["0002_driver_stats"]);
-      expect(await migrate(dbs[0]!)).toEqual(["0002_driver_stats"]);
+      expect(rows[0]?.n).toBe(3);
+      expect(await migrate(dbs[0]!, { direction: "down" })).toEqual(["0003_driver_profiles"]);
+      expect(await migrate(dbs[0]!)).toEqual(["0003_driver_profiles"]);
     } finally {
       await dbs[0]!.exec(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
       await Promise.all(dbs.map((db) => db.close()));

@@ -14,7 +14,7 @@ const pglite = sharedPglite();
 beforeAll(() => pglite.fresh(), 60_000);
 afterAll(() => pglite.close());
 
-const ALL = ["0001_schema", "0002_driver_stats"];
+const ALL = ["0001_schema", "0002_driver_stats", "0003_driver_profiles"];
 
 describe("migrations on PGlite", () => {
   it("apply once, record what ran, and go down and up again", async () => {

@@ -16,17 +16,10 @@
  */
 import { randomUUID } from "node:crypto";
 import type { Redis } from "ioredis";
+import type { IdempotencyClaim, IdempotencyStore } from "../../engine/limits.js";
 import { LuaScript } from "./script.js";
 
-export type IdempotencyClaim<R> =
-  /** The key was free and is now ours: run the request, then complete() or abandon(). */
-  | { readonly status: "new"; readonly token: string }
-  /** Another request with this key is running. Ask the client to retry a little later. */
-  | { readonly status: "pending" }
-  /** The request ran before; here is its response. */
-  | { readonly status: "done"; readonly response: R }
-  /** The key was used for a different request. */
-  | { readonly status: "mismatch" };
+export type { IdempotencyClaim };
 
 export interface IdempotencyOptions {
   readonly prefix: string;
@@ -63,7 +56,7 @@ redis.call('DEL', KEYS[1])
 return 1
 `);
 
-export class RedisIdempotency {
+export class RedisIdempotency implements IdempotencyStore {
   readonly #redis: Redis;
   readonly #prefix: string;
   readonly #ttlMs: number;

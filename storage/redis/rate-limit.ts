@@ -11,21 +11,10 @@
  * Redis Cluster slot) and expire two windows after they start.
  */
 import type { Redis } from "ioredis";
+import { type RateDecision, type RateLimit, type RateLimiter, retryAfter } from "../../engine/limits.js";
 import { LuaScript } from "./script.js";
 
-export interface RateLimit {
-  /** Units allowed per window. */
-  readonly limit: number;
-  readonly windowMs: number;
-}
-
-export interface RateDecision {
-  readonly allowed: boolean;
-  /** Units still available right after this decision (0 when refused). */
-  readonly remaining: number;
-  /** When refused: how long until a request of the same cost would pass (ms); else 0. */
-  readonly retryAfterMs: number;
-}
+export type { RateDecision, RateLimit };
 
 // KEYS: current window, previous window. ARGV: limit, window ms, elapsed ms in window, cost.
 // Returns {allowed, previous count, current count after}.
@@ -45,7 +34,7 @@ if cur == cost then redis.call('PEXPIRE', KEYS[1], window * 2) end
 return {1, prev, cur}
 `);
 
-export class RedisRateLimiter {
+export class RedisRateLimiter implements RateLimiter {
   readonly #redis: Redis;
   readonly #prefix: string;
 
@@ -70,28 +59,4 @@ export class RedisRateLimiter {
       return { allowed: true, remaining: Math.max(0, Math.floor(limit - estimate)), retryAfterMs: 0 };
     return { allowed: false, remaining: 0, retryAfterMs: retryAfter(limit, w, elapsed, prev, cur, cost) };
   }
-}
-
-/**
- * Time until estimate + cost <= limit, assuming no other traffic: first within this window, as
- * the previous window's weight fades; else in the next one, as this window's count fades.
- */
-function retryAfter(
-  limit: number,
-  w: number,
-  elapsed: number,
-  prev: number,
-  cur: number,
-  cost: number,
-): number {
-  const room = limit - cost;
-  if (room < 0) return Number.POSITIVE_INFINITY; // the cost alone exceeds the limit
-  if (cur <= room && prev > 0) {
-    // prev * (w - e) / w + cur <= room  <=>  e >= w * (1 - (room - cur) / prev)
-    const e = w * (1 - (room - cur) / prev);
-    if (e < w) return Math.max(1, Math.ceil(e - elapsed));
-  }
-  // Next window: cur * (w - e) / w <= room  <=>  e >= w * (1 - room / cur)
-  const e = cur > 0 ? Math.max(0, w * (1 - room / cur)) : 0;
-  return Math.max(1, Math.ceil(w - elapsed + e));
 }
