@@ -148,6 +148,8 @@ export interface DriverAssignments {
  *   after an unclear failure is safe. Resolves once the event is durable.
  * - `readOrder` returns the events of one order ordered by `version` (ascending), whatever order
  *   concurrent appends arrived in; an unknown order gives `[]`.
+ * - Durable is not yet readable: through Kafka an event is durable once the broker acknowledged
+ *   it, and `readOrder` sees it once the persister has written it (normally well under a second).
  */
 export interface EventLog {
   append(event: OrderEvent): Promise<void>;
