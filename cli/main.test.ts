@@ -1,45 +1,8 @@
-import { type ChildProcess, spawn } from "node:child_process";
-import { once } from "node:events";
-import { fileURLToPath } from "node:url";
 import { afterEach, describe, expect, it } from "vitest";
+import { dispatchEmbedded as dispatch, killChildren } from "../test/support/processes.js";
+import { until } from "../test/support/until.js";
 
-const root = fileURLToPath(new URL("..", import.meta.url));
-const children: ChildProcess[] = [];
-afterEach(() => {
-  for (const c of children.splice(0)) if (c.exitCode === null) c.kill("SIGKILL");
-});
-
-/** Runs the real `dispatch` entry point from source (tsx), as the bin does from dist/. */
-function dispatch(args: string[], env: Record<string, string> = {}) {
-  // The command under test runs embedded: the services the integration project exports are not its.
-  const { DATABASE_URL, REDIS_URL, KAFKA_BROKERS, ...inherited } = process.env;
-  const child = spawn(process.execPath, ["--import", "tsx", "cli/main.ts", ...args], {
-    cwd: root,
-    env: { ...inherited, LOG_LEVEL: "warn", DATA_DIR: ":memory:", ...env },
-    stdio: ["ignore", "pipe", "pipe"],
-  });
-  children.push(child);
-  let stdout = "";
-  let stderr = "";
-  child.stdout!.on("data", (d) => {
-    stdout += d;
-  });
-  child.stderr!.on("data", (d) => {
-    stderr += d;
-  });
-  const exited = once(child, "exit").then(([code]) => code as number);
-  return { child, exited, out: () => stdout, err: () => stderr };
-}
-
-async function waitFor<T>(fn: () => T | undefined, ms = 20_000): Promise<T> {
-  const until = Date.now() + ms;
-  for (;;) {
-    const v = fn();
-    if (v !== undefined) return v;
-    if (Date.now() > until) throw new Error("timed out");
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
+afterEach(killChildren);
 
 describe("dispatch command", () => {
   it("explains its commands with --help", async () => {
@@ -69,7 +32,12 @@ describe("dispatch command", () => {
 
   it("serves /healthz and exits 0 on SIGTERM", async () => {
     const run = dispatch(["serve", "--port", "0"]);
-    const url = await waitFor(() => /listening on (http:\/\/\S+)/.exec(run.out())?.[1]);
+    const url = await until(
+      "the listening line",
+      () => /listening on (http:\/\/\S+)/.exec(run.out())?.[1],
+      20_000,
+      50,
+    );
     const res = await fetch(`${url}/healthz`);
     expect(res.status).toBe(200);
     run.child.kill("SIGTERM");

@@ -3,7 +3,7 @@
  */
 import { parseArgs } from "node:util";
 import { DispatchError } from "../engine/errors.js";
-import { jsonLogger } from "../engine/logger.js";
+import { jsonLogger, type Logger } from "../engine/logger.js";
 import { type Config, envMap, loadConfig } from "./config.js";
 import {
   normalizeSimulateArgs,
@@ -40,15 +40,11 @@ ${Object.entries(envMap)
   .join("\n")}
 `;
 
-async function serve(config: Config, simulate: SimulateOptions | undefined): Promise<void> {
-  const logger = jsonLogger(config.logLevel);
-  // Imported here so `dispatch help` works even where the uWS binary cannot load.
-  const { compose } = await import("./compose.js");
-  const running = await compose(config, logger);
-  const { gateway } = running;
-  process.stdout.write(`dispatch listening on http://${gateway.host}:${gateway.port} (health: /healthz)\n`);
-
-  let simulation: { stop(): void } | undefined;
+/**
+ * Orderly shutdown on SIGINT or SIGTERM: runs `close` once, then exits 0; exits 1 if it outlasts
+ * the grace period. Returns whether a shutdown has begun, for start-up work still under way.
+ */
+function exitOnSignal(config: Config, logger: Logger, close: () => Promise<void>): () => boolean {
   let stopping = false;
   const stop = async (signal: string) => {
     if (stopping) return;
@@ -59,13 +55,28 @@ async function serve(config: Config, simulate: SimulateOptions | undefined): Pro
       process.exit(1);
     }, config.shutdownGraceMs);
     force.unref();
-    simulation?.stop();
-    await running.close();
+    await close();
     clearTimeout(force);
     process.exit(0);
   };
   process.on("SIGINT", () => void stop("SIGINT"));
   process.on("SIGTERM", () => void stop("SIGTERM"));
+  return () => stopping;
+}
+
+async function serve(config: Config, simulate: SimulateOptions | undefined): Promise<void> {
+  const logger = jsonLogger(config.logLevel);
+  // Imported here so `dispatch help` works even where the uWS binary cannot load.
+  const { compose } = await import("./compose.js");
+  const running = await compose(config, logger);
+  const { gateway } = running;
+  process.stdout.write(`dispatch listening on http://${gateway.host}:${gateway.port} (health: /healthz)\n`);
+
+  let simulation: { stop(): void } | undefined;
+  const stopping = exitOnSignal(config, logger, async () => {
+    simulation?.stop();
+    await running.close();
+  });
 
   if (simulate !== undefined) {
     // The simulation logs its own failures and never throws them into the engine.
@@ -77,7 +88,7 @@ async function serve(config: Config, simulate: SimulateOptions | undefined): Pro
       await running.close();
       throw err;
     }
-    if (stopping) sim.stop();
+    if (stopping()) sim.stop();
     else simulation = sim;
   }
 }
@@ -89,22 +100,7 @@ async function persister(config: Config): Promise<void> {
   process.stdout.write(
     `dispatch persister running (health: http://${config.host}:${running.port}/healthz)\n`,
   );
-  let stopping = false;
-  const stop = async (signal: string) => {
-    if (stopping) return;
-    stopping = true;
-    logger.info("shutting down", { signal, graceMs: config.shutdownGraceMs });
-    const force = setTimeout(() => {
-      logger.error("shutdown grace period exceeded; exiting");
-      process.exit(1);
-    }, config.shutdownGraceMs);
-    force.unref();
-    await running.stop();
-    clearTimeout(force);
-    process.exit(0);
-  };
-  process.on("SIGINT", () => void stop("SIGINT"));
-  process.on("SIGTERM", () => void stop("SIGTERM"));
+  exitOnSignal(config, logger, () => running.stop());
 }
 
 async function main(argv: string[]): Promise<number> {

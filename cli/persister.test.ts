@@ -1,29 +1,8 @@
 // `dispatch persister` without Kafka: a coded refusal, not a crash; and its help.
-import { spawn } from "node:child_process";
-import { once } from "node:events";
-import { fileURLToPath } from "node:url";
-import { describe, expect, it } from "vitest";
+import { afterEach, describe, expect, it } from "vitest";
+import { dispatchEmbedded as dispatch, killChildren } from "../test/support/processes.js";
 
-const root = fileURLToPath(new URL("..", import.meta.url));
-
-function dispatch(args: string[], env: Record<string, string> = {}) {
-  const { DATABASE_URL: _d, REDIS_URL: _r, KAFKA_BROKERS: _k, ...inherited } = process.env;
-  const child = spawn(process.execPath, ["--import", "tsx", "cli/main.ts", ...args], {
-    cwd: root,
-    env: { ...inherited, LOG_LEVEL: "warn", DATA_DIR: ":memory:", ...env },
-    stdio: ["ignore", "pipe", "pipe"],
-  });
-  let out = "";
-  let err = "";
-  child.stdout.on("data", (d) => {
-    out += d;
-  });
-  child.stderr.on("data", (d) => {
-    err += d;
-  });
-  const exited = once(child, "exit").then(([code]) => code as number);
-  return { exited, out: () => out, err: () => err };
-}
+afterEach(killChildren);
 
 describe("dispatch persister", () => {
   it("refuses to run without KAFKA_BROKERS, with a coded message", async () => {

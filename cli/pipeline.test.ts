@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import WebSocket from "ws";
 import { silentLogger } from "../engine/logger.js";
 import { DriverClient, type WebSocketLike } from "../sdk/driver.js";
+import { signIn } from "../test/support/sessions.js";
 import { compose, type Running } from "./compose.js";
 import { defaults } from "./config.js";
 
@@ -14,17 +15,10 @@ beforeAll(async () => {
 });
 afterAll(() => running?.close());
 
-async function session(phone: string, driver: boolean): Promise<{ id: string; token: string }> {
-  const u = await running.users.findOrCreateByPhone(phone, Date.now());
-  const user = driver ? await running.users.grantRole(u.id, "driver") : u;
-  if (!user) throw new Error(`user ${u.id} vanished`);
-  return { id: u.id, token: (await running.tokens.startSession(user)).accessToken };
-}
-
 describe("the composed engine's pipeline (embedded)", () => {
   it("persists the fixes the index applied, not the ones it dropped", async () => {
     expect(running.pipeline.kind).toBe("embedded");
-    const d = await session("+13125550177", true);
+    const d = await signIn(running, "+13125550177", "driver");
     const driver = new DriverClient({
       url: `ws://127.0.0.1:${running.gateway.port}`,
       getToken: async () => d.token,
@@ -58,7 +52,7 @@ describe("the composed engine's pipeline (embedded)", () => {
   });
 
   it("an acknowledged ride request's event is in order_events", async () => {
-    const r = await session("+13125550178", false);
+    const r = await signIn(running, "+13125550178");
     const base = `http://127.0.0.1:${running.gateway.port}`;
     const auth = { authorization: `Bearer ${r.token}`, "content-type": "application/json" };
     const quote = (await (

@@ -13,6 +13,7 @@ import WebSocket from "ws";
 import { silentLogger } from "../engine/logger.js";
 import { DriverClient, type WebSocketLike } from "../sdk/driver.js";
 import { RiderClient } from "../sdk/rider.js";
+import { signIn } from "../test/support/sessions.js";
 import { compose, type Running } from "./compose.js";
 import { defaults } from "./config.js";
 
@@ -26,13 +27,6 @@ beforeAll(async () => {
   base = `http://127.0.0.1:${running.gateway.port}`;
 });
 afterAll(() => running?.close());
-
-async function session(phone: string, driver: boolean): Promise<{ id: string; token: string }> {
-  const u = await running.users.findOrCreateByPhone(phone, Date.now());
-  const user = driver ? await running.users.grantRole(u.id, "driver") : u;
-  if (!user) throw new Error(`user ${u.id} vanished`);
-  return { id: u.id, token: (await running.tokens.startSession(user)).accessToken };
-}
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -70,7 +64,7 @@ describe("a full ride over real sockets", () => {
     const periodMs = 200;
 
     // ----- the driver goes online near the pickup ---------------------------------------------
-    const d = await session("+13125550101", true);
+    const d = await signIn(running, "+13125550101", "driver");
     const driver = new DriverClient({
       url: `ws://127.0.0.1:${running.gateway.port}`,
       getToken: async () => d.token,
@@ -91,7 +85,7 @@ describe("a full ride over real sockets", () => {
     await fix();
 
     // ----- the rider quotes, orders and watches -------------------------------------------------
-    const r = await session("+17735550102", false);
+    const r = await signIn(running, "+17735550102");
     const rider = new RiderClient({ url: base, getToken: async () => r.token });
     await rider.connect();
     const updates: Json[] = [];

@@ -15,6 +15,8 @@ import { silentLogger } from "../engine/logger.js";
 import { DriverClient, type WebSocketLike } from "../sdk/driver.js";
 import { RiderClient } from "../sdk/rider.js";
 import { serviceEnv } from "../test/integration/services-env.js";
+import { randomPhone, signIn } from "../test/support/sessions.js";
+import { until } from "../test/support/until.js";
 import { compose, type Running } from "./compose.js";
 import { loadConfig } from "./config.js";
 
@@ -49,28 +51,14 @@ afterAll(async () => {
   if (keyDir) await rm(keyDir, { recursive: true, force: true });
 });
 
-const randomPhone = () => `+1555${String(Math.floor(Math.random() * 1e7)).padStart(7, "0")}`;
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-async function until<T>(
-  what: string,
-  probe: () => T | undefined | Promise<T | undefined>,
-  ms = 10_000,
-): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = await probe();
-    if (v !== undefined) return v;
-    if (Date.now() > end) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
-    await sleep(25);
-  }
-}
+// Quick polls: the pushes and writes waited for are local and take milliseconds.
+const soon = <T>(what: string, probe: () => T | undefined | Promise<T | undefined>) =>
+  until(what, probe, 10_000, 25);
 
 describe("two engines sharing PostgreSQL and Redis", () => {
   it("a push for an order taken by one node reaches its rider connected to the other", async () => {
     const [a, b] = nodes as [Running, Running];
-    const user = await a.users.findOrCreateByPhone(randomPhone(), Date.now());
-    const { accessToken } = await a.tokens.startSession(user);
+    const { token: accessToken } = await signIn(a, randomPhone());
     const onA = new RiderClient({
       url: `http://127.0.0.1:${a.gateway.port}`,
       getToken: async () => accessToken,
@@ -90,7 +78,7 @@ describe("two engines sharing PostgreSQL and Redis", () => {
       const order = (await onA.order(quote.token)) as { id: string };
       expect(await onB.watchOrder(order.id)).toMatchObject({ ok: true });
       await onA.cancel(order.id);
-      const cancelled = await until("the cancellation pushed through node B", () =>
+      const cancelled = await soon("the cancellation pushed through node B", () =>
         updates.find(
           (u) =>
             (u.order as { state?: string } | undefined)?.state === "cancelled" || u.state === "cancelled",
@@ -104,9 +92,7 @@ describe("two engines sharing PostgreSQL and Redis", () => {
 
   it("a driver's fix taken by one node is in the shared live positions", async () => {
     const [a, b] = nodes as [Running, Running];
-    const u = await a.users.findOrCreateByPhone(randomPhone(), Date.now());
-    const driverUser = (await a.users.grantRole(u.id, "driver"))!;
-    const { accessToken } = await a.tokens.startSession(driverUser);
+    const { id, token: accessToken } = await signIn(a, randomPhone(), "driver");
     const driver = new DriverClient({
       url: `ws://127.0.0.1:${b.gateway.port}`,
       getToken: async () => accessToken,
@@ -118,11 +104,11 @@ describe("two engines sharing PostgreSQL and Redis", () => {
       expect(await driver.request({ type: "fix", lat: 41.8801, lng: -87.6301, t })).toMatchObject({
         applied: 1,
       });
-      const seen = await until(
+      const seen = await soon(
         "the fix in Redis, read through node A",
-        async () => (await a.storage.redis!.livePositions.get(u.id)) ?? undefined,
+        async () => (await a.storage.redis!.livePositions.get(id)) ?? undefined,
       );
-      expect(seen).toEqual({ driverId: u.id, lat: 41.8801, lng: -87.6301, t });
+      expect(seen).toEqual({ driverId: id, lat: 41.8801, lng: -87.6301, t });
     } finally {
       driver.close();
     }

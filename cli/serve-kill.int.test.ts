@@ -2,9 +2,6 @@
 // (DATABASE_URL + KAFKA_BROKERS): the order is there after a restart, in a consistent state, and its
 // `order.requested` event, which at the kill was only in Kafka, reaches order_events through the
 // restarted process's persister.
-import { type ChildProcess, spawn } from "node:child_process";
-import { once } from "node:events";
-import { fileURLToPath } from "node:url";
 import { afterAll, afterEach, describe, expect, it } from "vitest";
 import { silentLogger } from "../engine/logger.js";
 import { kafkaClient, pipelineTopics } from "../storage/kafka/client.js";
@@ -12,73 +9,24 @@ import { PgDb, quoteIdent } from "../storage/postgres/db.js";
 import { PhoneCipher } from "../storage/postgres/phone-crypto.js";
 import { randomSchemaName } from "../storage/postgres/test-support.js";
 import { serviceEnv, uniqueId } from "../test/integration/services-env.js";
+import { bearer, callJson } from "../test/support/http.js";
+import { dispatch, killChildren } from "../test/support/processes.js";
+import { randomPhone } from "../test/support/sessions.js";
+import { until } from "../test/support/until.js";
 
-const root = fileURLToPath(new URL("..", import.meta.url));
 const databaseUrl = serviceEnv("DATABASE_URL");
 const brokers = serviceEnv("KAFKA_BROKERS");
-const children: ChildProcess[] = [];
 const cleanups: (() => Promise<void>)[] = [];
-afterEach(() => {
-  for (const c of children.splice(0)) if (c.exitCode === null && c.signalCode === null) c.kill("SIGKILL");
-});
+afterEach(killChildren);
 afterAll(async () => {
   for (const c of cleanups.splice(0)) await c().catch(() => {});
 });
 
-function serve(env: Record<string, string>) {
-  // Nothing inherited by accident: the services this test wants are set below, the others stripped.
-  const { DATABASE_URL: _d, REDIS_URL: _r, KAFKA_BROKERS: _k, ...inherited } = process.env;
-  const child = spawn(process.execPath, ["--import", "tsx", "cli/main.ts", "serve", "--port", "0"], {
-    cwd: root,
-    env: { ...inherited, ...env },
-    stdio: ["ignore", "pipe", "pipe"],
-  });
-  children.push(child);
-  let out = "";
-  let err = "";
-  child.stdout!.on("data", (d) => {
-    out += d;
-  });
-  child.stderr!.on("data", (d) => {
-    err += d;
-  });
-  return { child, out: () => out, err: () => err };
-}
-
-async function until<T>(
-  what: string,
-  fn: () => T | undefined | Promise<T | undefined>,
-  ms = 90_000,
-): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = await fn();
-    if (v !== undefined) return v;
-    if (Date.now() > end) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
-
-type Json = Record<string, unknown>;
-
-async function call(
-  base: string,
-  method: string,
-  path: string,
-  body?: unknown,
-  headers: Record<string, string> = {},
-) {
-  const res = await fetch(base + path, {
-    method,
-    headers: { "content-type": "application/json", ...headers },
-    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-  });
-  return { status: res.status, body: (await res.json()) as Json };
-}
+const serve = (env: Record<string, string>) => dispatch(["serve", "--port", "0"], env);
 
 /** Development login: ask for a code, read it from the server's log, exchange it for tokens. */
 async function devLogin(base: string, phone: string, log: () => string): Promise<string> {
-  expect((await call(base, "POST", "/v1/auth/dev/code", { phone })).status).toBe(202);
+  expect((await callJson(`${base}/v1/auth/dev/code`, "POST", { phone })).status).toBe(202);
   const code = await until("the development code", () => {
     for (const line of log().split("\n")) {
       if (!line.includes("development login code") || !line.includes(phone)) continue;
@@ -86,7 +34,7 @@ async function devLogin(base: string, phone: string, log: () => string): Promise
     }
     return undefined;
   });
-  const login = await call(base, "POST", "/v1/auth/dev/login", { phone, code });
+  const login = await callJson(`${base}/v1/auth/dev/login`, "POST", { phone, code });
   expect(login.status).toBe(200);
   return login.body.accessToken as string;
 }
@@ -121,27 +69,25 @@ describe("dispatch serve under kill -9", () => {
     // The first process runs no persister: the acknowledged event can only be in Kafka when it dies.
     const first = serve({ ...env, PERSISTER_IN_PROCESS: "false" });
     const base = await until("the first server", () => /listening on (http:\/\/\S+)/.exec(first.out())?.[1]);
-    const phone = `+1555${String(Math.floor(Math.random() * 1e7)).padStart(7, "0")}`;
+    const phone = randomPhone();
     const token = await devLogin(base, phone, first.err);
-    const auth = { authorization: `Bearer ${token}` };
-    const quote = await call(
-      base,
+    const auth = bearer(token);
+    const quote = await callJson(
+      `${base}/v1/quotes`,
       "POST",
-      "/v1/quotes",
       { pickup: { lat: 41.8781, lng: -87.6298 }, dropoff: { lat: 41.8835, lng: -87.6298 } },
       auth,
     );
     expect(quote.status).toBe(200);
-    const order = await call(
-      base,
+    const order = await callJson(
+      `${base}/v1/orders`,
       "POST",
-      "/v1/orders",
       { quoteToken: quote.body.token },
       { ...auth, "idempotency-key": crypto.randomUUID() },
     );
     expect(order.status, JSON.stringify(order.body)).toBe(201);
     first.child.kill("SIGKILL"); // right after the acknowledgement
-    await once(first.child, "exit");
+    await first.exited;
     const orderId = order.body.id as string;
     expect((await db.query("SELECT 1 FROM order_events WHERE order_id = $1", [orderId])).rowCount).toBe(0);
 
@@ -176,14 +122,11 @@ describe("dispatch serve under kill -9", () => {
 
     // The rider sees the order over HTTP after signing in again (the old process's key is gone).
     const token2 = await devLogin(base2, phone, second.err);
-    const seen = await call(base2, "GET", `/v1/orders/${orderId}`, undefined, {
-      authorization: `Bearer ${token2}`,
-    });
+    const seen = await callJson(`${base2}/v1/orders/${orderId}`, "GET", undefined, bearer(token2));
     expect(seen.status).toBe(200);
     expect(seen.body).toMatchObject({ id: orderId });
 
     second.child.kill("SIGTERM");
-    const [code] = await once(second.child, "exit");
-    expect(code, second.err().slice(-2000)).toBe(0);
+    expect(await second.exited, second.err().slice(-2000)).toBe(0);
   }, 240_000);
 });

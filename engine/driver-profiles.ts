@@ -73,10 +73,39 @@ export type ReviewOutcome =
   /** The profile's status is not one of `from`; nothing changed. */
   | { readonly status: "wrong_state"; readonly profile: DriverProfile };
 
+/** A place in the list of profiles: the (createdAt, driverId) of the last profile seen. */
+export interface ProfileCursor {
+  readonly createdAt: number;
+  readonly driverId: string;
+}
+
 export interface ProfilePage {
   readonly profiles: DriverProfile[];
   /** Pass as `after` for the next page; null at the end. */
-  readonly next: { readonly createdAt: number; readonly driverId: string } | null;
+  readonly next: ProfileCursor | null;
+}
+
+/** The page of `profiles` (at most `limit`, in list order): `next` is set when the page is full. */
+export function profilePage(profiles: DriverProfile[], limit: number): ProfilePage {
+  const last = profiles.at(-1);
+  return {
+    profiles,
+    next: profiles.length === limit && last ? { createdAt: last.createdAt, driverId: last.driverId } : null,
+  };
+}
+
+/** A review decision as the store applies it: `to` if the status is one of `from`. */
+export interface ReviewChange {
+  readonly from: readonly ApprovalStatus[];
+  readonly to: ApprovalStatus;
+  readonly reason: string | null;
+  readonly reviewerId: string;
+}
+
+export interface ProfileListOptions {
+  readonly status?: ApprovalStatus;
+  readonly limit: number;
+  readonly after?: ProfileCursor;
 }
 
 /**
@@ -105,25 +134,12 @@ export interface DriverProfileStore {
    * current status is one of `from` (compare-and-set: of two concurrent reviews with the same
    * `from` exactly one wins).
    */
-  review(
-    driverId: string,
-    change: {
-      readonly from: readonly ApprovalStatus[];
-      readonly to: ApprovalStatus;
-      readonly reason: string | null;
-      readonly reviewerId: string;
-    },
-    now: number,
-  ): Promise<ReviewOutcome>;
+  review(driverId: string, change: ReviewChange, now: number): Promise<ReviewOutcome>;
   /**
    * Profiles oldest first by (createdAt, driverId), of one status or all, strictly after `after`;
    * at most `limit`. `next` is set when the page is full.
    */
-  list(options: {
-    readonly status?: ApprovalStatus;
-    readonly limit: number;
-    readonly after?: { readonly createdAt: number; readonly driverId: string };
-  }): Promise<ProfilePage>;
+  list(options: ProfileListOptions): Promise<ProfilePage>;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -214,11 +230,11 @@ export interface ProfileListPage {
   readonly next: string | null;
 }
 
-function encodeCursor(c: { createdAt: number; driverId: string }): string {
+function encodeCursor(c: ProfileCursor): string {
   return Buffer.from(`${c.createdAt}.${c.driverId}`, "utf8").toString("base64url");
 }
 
-function decodeCursor(cursor: unknown): { createdAt: number; driverId: string } {
+function decodeCursor(cursor: unknown): ProfileCursor {
   const fail = () => invalid("cursor is not one this service returned");
   if (typeof cursor !== "string" || cursor.length > 400) throw fail();
   const t = Buffer.from(cursor, "base64url").toString("utf8");

@@ -41,11 +41,14 @@ export interface UserStore {
    * Users oldest first by (createdAt, id), those holding `role` only when it is given, strictly
    * after `after`; at most `limit`. For operators' lists.
    */
-  list(options: {
-    readonly role?: Role;
-    readonly limit: number;
-    readonly after?: { readonly createdAt: number; readonly id: string };
-  }): Promise<User[]>;
+  list(options: UserListOptions): Promise<User[]>;
+}
+
+export interface UserListOptions {
+  readonly role?: Role;
+  readonly limit: number;
+  /** The (createdAt, id) of the last user seen. */
+  readonly after?: { readonly createdAt: number; readonly id: string };
 }
 
 /** One stored refresh token. Only the hash of the secret is ever stored. */

@@ -39,6 +39,9 @@ export type IdempotencyClaim<R> =
   /** The key was used for a different request (another fingerprint). */
   | { readonly status: "mismatch" };
 
+/** Every store's retention of a stored response and hold of an uncompleted claim, unless configured. */
+export const idempotencyDefaults = { ttlMs: 86_400_000, pendingTtlMs: 30_000 } as const;
+
 /**
  * Idempotency keys of client requests: the first request with a key runs, a retry gets the
  * stored response. `begin` claims the key atomically (of concurrent begins exactly one gets

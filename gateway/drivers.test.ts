@@ -7,7 +7,10 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import WebSocket from "ws";
 import { compose, type Running } from "../cli/compose.js";
 import { defaults } from "../cli/config.js";
+import type { Role } from "../engine/identity.js";
 import { silentLogger } from "../engine/logger.js";
+import { bearer, callJson } from "../test/support/http.js";
+import { signIn } from "../test/support/sessions.js";
 
 let running: Running;
 let base: string;
@@ -19,36 +22,16 @@ beforeAll(async () => {
 afterAll(() => running?.close());
 
 let seq = 0;
-async function login(...extra: ("driver" | "admin")[]) {
-  const u = await running.users.findOrCreateByPhone(`+1888100${String(++seq).padStart(4, "0")}`, Date.now());
-  for (const r of extra) await running.users.grantRole(u.id, r);
-  const s = await running.tokens.startSession((await running.users.get(u.id))!);
-  return { id: u.id, token: s.accessToken, refreshToken: s.refreshToken };
-}
+const login = (...roles: Role[]) => signIn(running, `+1888100${String(++seq).padStart(4, "0")}`, ...roles);
 
-async function call(
+const call = (
   token: string | undefined,
   method: string,
   path: string,
   body?: unknown,
   headers: Record<string, string> = {},
   to = base,
-) {
-  const res = await fetch(to + path, {
-    method,
-    headers: {
-      ...(token ? { authorization: `Bearer ${token}` } : {}),
-      ...(body === undefined ? {} : { "content-type": "application/json" }),
-      ...headers,
-    },
-    ...(body === undefined ? {} : { body: typeof body === "string" ? body : JSON.stringify(body) }),
-  });
-  return {
-    status: res.status,
-    headers: res.headers,
-    body: (await res.json()) as Record<string, unknown> & { code?: string },
-  };
-}
+) => callJson(to + path, method, body, { ...bearer(token), ...headers });
 
 let lic = 0;
 const license = () => `DL-${Date.now().toString(36).toUpperCase()}${++lic}`;

@@ -1,7 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { compose, type Running } from "../cli/compose.js";
 import { defaults } from "../cli/config.js";
+import type { Role } from "../engine/identity.js";
 import { silentLogger } from "../engine/logger.js";
+import { bearer, callJson } from "../test/support/http.js";
+import { signIn } from "../test/support/sessions.js";
 
 let running: Running;
 let base: string;
@@ -13,31 +16,19 @@ beforeAll(async () => {
 afterAll(() => running.close());
 
 let seq = 0;
-async function login(...extra: ("driver" | "admin")[]) {
-  const u = await running.users.findOrCreateByPhone(`+1888000${String(++seq).padStart(4, "0")}`, Date.now());
-  for (const r of extra) await running.users.grantRole(u.id, r);
-  const s = await running.tokens.startSession((await running.users.get(u.id))!);
-  return { id: u.id, token: s.accessToken };
-}
+const login = (...roles: Role[]) => signIn(running, `+1888000${String(++seq).padStart(4, "0")}`, ...roles);
 
-async function call(
+// Status and body only: some assertions match the whole response.
+const call = async (
   token: string,
   method: string,
   path: string,
   body?: unknown,
   headers: Record<string, string> = {},
-) {
-  const res = await fetch(base + path, {
-    method,
-    headers: {
-      authorization: `Bearer ${token}`,
-      ...(body === undefined ? {} : { "content-type": "application/json" }),
-      ...headers,
-    },
-    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-  });
-  return { status: res.status, body: (await res.json()) as Record<string, unknown> };
-}
+) => {
+  const res = await callJson(base + path, method, body, { ...bearer(token), ...headers });
+  return { status: res.status, body: res.body };
+};
 
 const pickup = { lat: 41.8781, lng: -87.6298 };
 const dropoff = { lat: 41.8947, lng: -87.6212 };

@@ -1,14 +1,13 @@
 // Kill -9 of `dispatch persister` in the middle of its batches, restart: every fix and every order
 // event produced is in PostgreSQL exactly once (offsets are committed only after the write, and
 // the redelivered batch is written idempotently).
-import { type ChildProcess, spawn } from "node:child_process";
-import { once } from "node:events";
-import { fileURLToPath } from "node:url";
 import { afterAll, afterEach, describe, expect, it } from "vitest";
 import { sampleEvent } from "../../engine/contracts/fixtures.js";
 import { silentLogger } from "../../engine/logger.js";
 import type { OrderId } from "../../engine/model.js";
 import { serviceEnv, uniqueId } from "../../test/integration/services-env.js";
+import { dispatch, killChildren } from "../../test/support/processes.js";
+import { until } from "../../test/support/until.js";
 import { openKafkaProducer } from "../pipeline/index.js";
 import { PgDb, quoteIdent } from "../postgres/db.js";
 import { migrate } from "../postgres/migrate.js";
@@ -16,51 +15,15 @@ import { PhoneCipher } from "../postgres/phone-crypto.js";
 import { randomSchemaName } from "../postgres/test-support.js";
 import { kafkaClient, pipelineTopics } from "./client.js";
 
-const root = fileURLToPath(new URL("../..", import.meta.url));
 const databaseUrl = serviceEnv("DATABASE_URL");
 const brokers = serviceEnv("KAFKA_BROKERS");
-const children: ChildProcess[] = [];
 const cleanups: (() => Promise<void>)[] = [];
-afterEach(() => {
-  for (const c of children.splice(0)) if (c.exitCode === null && c.signalCode === null) c.kill("SIGKILL");
-});
+afterEach(killChildren);
 afterAll(async () => {
   for (const c of cleanups.splice(0)) await c().catch(() => {});
 });
 
-/** `dispatch persister` from source, with an environment built here (nothing inherited by accident). */
-function persister(env: Record<string, string>) {
-  const { DATABASE_URL: _d, REDIS_URL: _r, KAFKA_BROKERS: _k, ...inherited } = process.env;
-  const child = spawn(process.execPath, ["--import", "tsx", "cli/main.ts", "persister"], {
-    cwd: root,
-    env: { ...inherited, ...env },
-    stdio: ["ignore", "pipe", "pipe"],
-  });
-  children.push(child);
-  let out = "";
-  let err = "";
-  child.stdout!.on("data", (d) => {
-    out += d;
-  });
-  child.stderr!.on("data", (d) => {
-    err += d;
-  });
-  return { child, out: () => out, err: () => err };
-}
-
-async function until<T>(
-  what: string,
-  fn: () => T | undefined | Promise<T | undefined>,
-  ms = 90_000,
-): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = await fn();
-    if (v !== undefined) return v;
-    if (Date.now() > end) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
+const persister = (env: Record<string, string>) => dispatch(["persister"], env);
 
 describe("dispatch persister under kill -9", () => {
   it("writes every record exactly once across a kill -9 mid-batch and a restart", async () => {
@@ -122,7 +85,7 @@ describe("dispatch persister under kill -9", () => {
       /persister first batch written/.test(first.err()) ? true : undefined,
     );
     first.child.kill("SIGKILL");
-    await once(first.child, "exit");
+    await first.exited;
 
     // Killed mid-way: the group's committed offsets are not at the end yet.
     const admin = kafkaClient({ brokers: brokers.split(","), log: silentLogger }).admin();
@@ -186,7 +149,6 @@ describe("dispatch persister under kill -9", () => {
     expect(metrics).toMatch(/dispatch_persister_consumer_lag\{topic="[^"]+order-events",partition="0"\} 0/);
 
     second.child.kill("SIGTERM");
-    const [code] = await once(second.child, "exit");
-    expect(code, second.err()).toBe(0);
+    expect(await second.exited, second.err()).toBe(0);
   }, 240_000);
 });

@@ -1,17 +1,20 @@
 import { randomUUID } from "node:crypto";
 import {
   type ApplyOutcome,
-  type ApprovalStatus,
   type DriverProfile,
   type DriverProfileStore,
   normalLicense,
   type ProfileInput,
+  type ProfileListOptions,
   type ProfilePage,
+  profilePage,
+  type ReviewChange,
   type ReviewOutcome,
   type Vehicle,
   type VehicleInput,
   type VehicleOutcome,
 } from "../../engine/driver-profiles.js";
+import { keysetPage } from "./keyset.js";
 
 interface StoredVehicle extends Vehicle {
   driverId: string;
@@ -85,16 +88,7 @@ export class MemoryDriverProfileStore implements DriverProfileStore {
     return { status: "saved", vehicle: structuredClone(vehicle) };
   }
 
-  async review(
-    driverId: string,
-    change: {
-      readonly from: readonly ApprovalStatus[];
-      readonly to: ApprovalStatus;
-      readonly reason: string | null;
-      readonly reviewerId: string;
-    },
-    now: number,
-  ): Promise<ReviewOutcome> {
+  async review(driverId: string, change: ReviewChange, now: number): Promise<ReviewOutcome> {
     const cur = this.profiles.get(driverId);
     if (!cur) return { status: "not_found" };
     if (!change.from.includes(cur.status)) return { status: "wrong_state", profile: this.#view(cur) };
@@ -110,30 +104,18 @@ export class MemoryDriverProfileStore implements DriverProfileStore {
     return { status: "updated", profile: this.#view(next) };
   }
 
-  async list(options: {
-    readonly status?: ApprovalStatus;
-    readonly limit: number;
-    readonly after?: { readonly createdAt: number; readonly driverId: string };
-  }): Promise<ProfilePage> {
+  async list(options: ProfileListOptions): Promise<ProfilePage> {
     const { status, limit, after } = options;
-    const page = [...this.profiles.values()]
-      .filter((p) => status === undefined || p.status === status)
-      .filter(
-        (p) =>
-          after === undefined ||
-          p.createdAt > after.createdAt ||
-          (p.createdAt === after.createdAt && p.driverId > after.driverId),
-      )
-      .sort(
-        (a, b) =>
-          a.createdAt - b.createdAt || (a.driverId < b.driverId ? -1 : a.driverId > b.driverId ? 1 : 0),
-      )
-      .slice(0, limit)
-      .map((p) => this.#view(p));
-    const last = page.at(-1);
-    return {
-      profiles: page,
-      next: page.length === limit && last ? { createdAt: last.createdAt, driverId: last.driverId } : null,
-    };
+    const listed = [...this.profiles.values()].filter((p) => status === undefined || p.status === status);
+    const page = keysetPage(
+      listed,
+      (p) => [p.createdAt, p.driverId],
+      after && [after.createdAt, after.driverId],
+      limit,
+    );
+    return profilePage(
+      page.map((p) => this.#view(p)),
+      limit,
+    );
   }
 }

@@ -4,7 +4,7 @@
  * and in a sweep every few hundred calls.
  */
 import { randomUUID } from "node:crypto";
-import type { IdempotencyClaim, IdempotencyStore } from "../../engine/limits.js";
+import { type IdempotencyClaim, type IdempotencyStore, idempotencyDefaults } from "../../engine/limits.js";
 
 interface Entry {
   s: "pending" | "done";
@@ -22,8 +22,8 @@ export class MemoryIdempotency implements IdempotencyStore {
   #calls = 0;
 
   constructor(options: { ttlMs?: number; pendingTtlMs?: number; now?: () => number } = {}) {
-    this.#ttlMs = options.ttlMs ?? 86_400_000;
-    this.#pendingTtlMs = options.pendingTtlMs ?? 30_000;
+    this.#ttlMs = options.ttlMs ?? idempotencyDefaults.ttlMs;
+    this.#pendingTtlMs = options.pendingTtlMs ?? idempotencyDefaults.pendingTtlMs;
     this.#now = options.now ?? Date.now;
   }
 

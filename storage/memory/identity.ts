@@ -1,5 +1,13 @@
 import { randomUUID } from "node:crypto";
-import type { RefreshTokenRecord, RefreshTokenStore, Role, User, UserStore } from "../../engine/identity.js";
+import type {
+  RefreshTokenRecord,
+  RefreshTokenStore,
+  Role,
+  User,
+  UserListOptions,
+  UserStore,
+} from "../../engine/identity.js";
+import { keysetPage } from "./keyset.js";
 
 /** In-process users; the embedded default. Single-threaded JS makes each method atomic. */
 export class MemoryUserStore implements UserStore {
@@ -34,23 +42,12 @@ export class MemoryUserStore implements UserStore {
     return structuredClone(u);
   }
 
-  async list(options: {
-    readonly role?: Role;
-    readonly limit: number;
-    readonly after?: { readonly createdAt: number; readonly id: string };
-  }): Promise<User[]> {
+  async list(options: UserListOptions): Promise<User[]> {
     const { role, limit, after } = options;
-    return [...this.byId.values()]
-      .filter((u) => role === undefined || u.roles.includes(role))
-      .filter(
-        (u) =>
-          after === undefined ||
-          u.createdAt > after.createdAt ||
-          (u.createdAt === after.createdAt && u.id > after.id),
-      )
-      .sort((a, b) => a.createdAt - b.createdAt || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0))
-      .slice(0, limit)
-      .map((u) => structuredClone(u));
+    const holders = [...this.byId.values()].filter((u) => role === undefined || u.roles.includes(role));
+    return keysetPage(holders, (u) => [u.createdAt, u.id], after && [after.createdAt, after.id], limit).map(
+      (u) => structuredClone(u),
+    );
   }
 }
 

@@ -14,7 +14,10 @@ import {
   type DriverProfileStore,
   normalLicense,
   type ProfileInput,
+  type ProfileListOptions,
   type ProfilePage,
+  profilePage,
+  type ReviewChange,
   type ReviewOutcome,
   type Vehicle,
   type VehicleInput,
@@ -215,16 +218,7 @@ export class PgDriverProfileStore implements DriverProfileStore {
     }
   }
 
-  async review(
-    driverId: string,
-    change: {
-      readonly from: readonly ApprovalStatus[];
-      readonly to: ApprovalStatus;
-      readonly reason: string | null;
-      readonly reviewerId: string;
-    },
-    now: number,
-  ): Promise<ReviewOutcome> {
+  async review(driverId: string, change: ReviewChange, now: number): Promise<ReviewOutcome> {
     const r = await this.db.query(
       `UPDATE drivers SET approval_status = $2, status_reason = $3, reviewed_by = $4,
           reviewed_at = $5::timestamptz, updated_at = $5::timestamptz
@@ -239,11 +233,7 @@ export class PgDriverProfileStore implements DriverProfileStore {
       : { status: "wrong_state", profile };
   }
 
-  async list(options: {
-    readonly status?: ApprovalStatus;
-    readonly limit: number;
-    readonly after?: { readonly createdAt: number; readonly driverId: string };
-  }): Promise<ProfilePage> {
+  async list(options: ProfileListOptions): Promise<ProfilePage> {
     const { status, limit, after } = options;
     const { rows } = await this.db.query<ProfileRow>(
       `${SELECT}
@@ -253,11 +243,9 @@ export class PgDriverProfileStore implements DriverProfileStore {
         LIMIT $4`,
       [status ?? null, tsParam(after?.createdAt ?? null), after?.driverId ?? "", limit],
     );
-    const profiles = rows.map((r) => this.#toProfile(r));
-    const last = profiles.at(-1);
-    return {
-      profiles,
-      next: profiles.length === limit && last ? { createdAt: last.createdAt, driverId: last.driverId } : null,
-    };
+    return profilePage(
+      rows.map((r) => this.#toProfile(r)),
+      limit,
+    );
   }
 }

@@ -6,7 +6,14 @@
  */
 import { randomUUID } from "node:crypto";
 import { DispatchError, ErrorCode } from "../../engine/errors.js";
-import type { RefreshTokenRecord, RefreshTokenStore, Role, User, UserStore } from "../../engine/identity.js";
+import type {
+  RefreshTokenRecord,
+  RefreshTokenStore,
+  Role,
+  User,
+  UserListOptions,
+  UserStore,
+} from "../../engine/identity.js";
 import type { Db } from "./db.js";
 import type { PhoneCipher } from "./phone-crypto.js";
 import { bufferOf, msOf, tsParam } from "./sql.js";
@@ -73,11 +80,7 @@ export class PgUserStore implements UserStore {
     return rows[0] && this.#toUser(rows[0]);
   }
 
-  async list(options: {
-    readonly role?: Role;
-    readonly limit: number;
-    readonly after?: { readonly createdAt: number; readonly id: string };
-  }): Promise<User[]> {
+  async list(options: UserListOptions): Promise<User[]> {
     const { role, limit, after } = options;
     const { rows } = await this.db.query<UserRow>(
       `SELECT ${USER_COLUMNS} FROM users

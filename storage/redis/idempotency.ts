@@ -16,7 +16,7 @@
  */
 import { randomUUID } from "node:crypto";
 import type { Redis } from "ioredis";
-import type { IdempotencyClaim, IdempotencyStore } from "../../engine/limits.js";
+import { type IdempotencyClaim, type IdempotencyStore, idempotencyDefaults } from "../../engine/limits.js";
 import { LuaScript } from "./script.js";
 
 export type { IdempotencyClaim };
@@ -65,8 +65,8 @@ export class RedisIdempotency implements IdempotencyStore {
   constructor(redis: Redis, options: IdempotencyOptions) {
     this.#redis = redis;
     this.#prefix = `${options.prefix}idem:`;
-    this.#ttlMs = options.ttlMs ?? 86_400_000;
-    this.#pendingTtlMs = options.pendingTtlMs ?? 30_000;
+    this.#ttlMs = options.ttlMs ?? idempotencyDefaults.ttlMs;
+    this.#pendingTtlMs = options.pendingTtlMs ?? idempotencyDefaults.pendingTtlMs;
   }
 
   #key(scope: string, key: string): string {
