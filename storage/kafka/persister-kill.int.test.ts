@@ -44,6 +44,8 @@ describe("dispatch persister under kill -9", () => {
       brokers: brokers.split(","),
       topicPrefix: prefix,
       partitions: 6,
+      // Small sends: fixes travel packed per partition and send, so this makes ~150 messages.
+      maxBatch: 600,
     });
     // Recent times: the persister's partition upkeep deletes fixes past the retention at start.
     const t0 = Date.now() - 3_600_000;
@@ -98,7 +100,9 @@ describe("dispatch persister under kill -9", () => {
     const topics = pipelineTopics(prefix);
     const sumEnds = async (topic: string) =>
       (await admin.fetchTopicOffsets(topic)).reduce((n, p) => n + Number(p.high), 0);
-    expect(await sumEnds(topics.fixes)).toBe(FIXES);
+    const fixMessages = await sumEnds(topics.fixes);
+    expect(fixMessages).toBeGreaterThan(30);
+    expect(fixMessages).toBeLessThanOrEqual(FIXES);
     expect(await sumEnds(topics.events)).toBe(EVENTS);
     const lagOf = async () => {
       let lag = 0;

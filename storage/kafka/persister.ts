@@ -63,6 +63,18 @@ export interface PersisterStats {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+/** The elements of a packed fix message (a JSON array), or undefined for a single record. */
+function unpack(value: Buffer | null): unknown[] | undefined {
+  // '[' first: a pack; anything else (an object, or garbage) is checked as one record.
+  if (value === null || value.length === 0 || value[0] !== 0x5b) return undefined;
+  try {
+    const parsed: unknown = JSON.parse(value.toString("utf8"));
+    return Array.isArray(parsed) && parsed.length > 0 ? parsed : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 export class KafkaPersister {
   readonly groupId: string;
   readonly topics: PipelineTopics;
@@ -150,7 +162,25 @@ export class KafkaPersister {
     const kind = this.#kinds.get(batch.topic);
     const messages = batch.messages;
     if (kind === undefined || messages.length === 0) return;
-    const raws: RawRecord[] = messages.map((m) => ({ kind, value: m.value }));
+    // A fix message may be a pack (a JSON array of fixes, see producer.ts): each element is a
+    // record of its own; `source[i]` is the message record i came from (for dead letters).
+    const raws: RawRecord[] = [];
+    const source: number[] = [];
+    const packed: boolean[] = [];
+    messages.forEach((m, i) => {
+      const pack = kind === "fix" ? unpack(m.value) : undefined;
+      if (pack === undefined) {
+        raws.push({ kind, value: m.value });
+        source.push(i);
+        packed.push(false);
+        return;
+      }
+      for (const value of pack) {
+        raws.push({ kind, value });
+        source.push(i);
+        packed.push(true);
+      }
+    });
     const started = Date.now();
     let report: Awaited<ReturnType<BatchWriter["write"]>> | undefined;
     while (report === undefined) {
@@ -172,10 +202,11 @@ export class KafkaPersister {
     }
     if (report.poison.length > 0) {
       const dead = report.poison.map((p) => {
-        const m = messages[p.index]!;
+        const m = messages[source[p.index]!]!;
         return {
           key: m.key,
-          value: m.value,
+          // A bad element of a pack goes alone; the rest of its pack was written.
+          value: packed[p.index] ? JSON.stringify(raws[p.index]!.value) : m.value,
           headers: {
             "dlq-reason": p.reason,
             "dlq-topic": batch.topic,
@@ -200,7 +231,7 @@ export class KafkaPersister {
         this.#log.warn("persister: poison record to the dead-letter topic", {
           topic: batch.topic,
           partition: batch.partition,
-          offset: messages[p.index]!.offset,
+          offset: messages[source[p.index]!]!.offset,
           reason: p.reason,
         });
       }
