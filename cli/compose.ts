@@ -156,6 +156,20 @@ export async function compose(config: Config, logger: Logger): Promise<Running> 
 
   // Live positions in Redis for other processes (admin views, a region's next owner).
   const livePositions = storage.redis?.livePositions;
+  // With Redis: who is online across every gateway. Drivers online here heartbeat every 10 s
+  // (presence lasts 30 s), so a driver whose gateway died drops out without anyone noticing.
+  const presence = storage.redis?.presence;
+  const onlineHere = new Set<DriverId>();
+  const beat = (id: DriverId) =>
+    presence
+      ?.heartbeat(id, clock.now())
+      .catch((err: unknown) => logger.warn("redis presence failed", { err: String(err) }));
+  const presenceTimer =
+    presence === undefined
+      ? undefined
+      : setInterval(() => {
+          for (const id of onlineHere) void beat(id);
+        }, 10_000).unref();
   const handlers = driverHandlers({
     rides: ride,
     assignments,
@@ -185,13 +199,23 @@ export async function compose(config: Config, logger: Logger): Promise<Running> 
         const profile = await storage.driverProfiles.get(id);
         locations.setVehicleClass(id, profile?.vehicle?.vehicleClass ?? "economy");
         locations.setStatus(id, hold === null ? "free" : hold.kind === "offer" ? "offered" : "busy");
+        onlineHere.add(id);
+        await beat(id);
       } else {
         locations.setStatus(id, "offline");
+        if (onlineHere.delete(id))
+          await presence
+            ?.leave(id)
+            .catch((err: unknown) => logger.warn("redis presence failed", { err: String(err) }));
         livePositions
           ?.remove(id)
           .catch((err: unknown) => logger.warn("redis remove failed", { err: String(err) }));
       }
       return { status };
+    },
+    // Gone from this gateway: no more heartbeats here (presence runs out unless it reconnects).
+    disconnected(driverId) {
+      onlineHere.delete(driverId as DriverId);
     },
     async trackOf(orderId) {
       // The tracker follows every trip of this process; after a restart without a snapshot the
@@ -283,6 +307,7 @@ export async function compose(config: Config, logger: Logger): Promise<Running> 
       roomClients?.sub.disconnect();
       surge.stop();
       stopExpiry();
+      if (presenceTimer !== undefined) clearInterval(presenceTimer);
       tracker.stop();
       await dispatch.stop();
       await firebase?.close();

@@ -90,7 +90,7 @@ describe("two engines sharing PostgreSQL and Redis", () => {
     }
   });
 
-  it("a driver's fix taken by one node is in the shared live positions", async () => {
+  it("a driver's fix and presence taken by one node are in the shared live state", async () => {
     const [a, b] = nodes as [Running, Running];
     const { id, token: accessToken } = await signIn(a, randomPhone(), "driver");
     const driver = new DriverClient({
@@ -109,6 +109,14 @@ describe("two engines sharing PostgreSQL and Redis", () => {
         async () => (await a.storage.redis!.livePositions.get(id)) ?? undefined,
       );
       expect(seen).toEqual({ driverId: id, lat: 41.8801, lng: -87.6301, t });
+
+      // Online on node B is online for node A; offline at once.
+      const presence = a.storage.redis!.presence;
+      expect(await presence.isOnline(id, Date.now())).toBe(false);
+      await driver.request({ type: "status", status: "online" });
+      expect(await presence.isOnline(id, Date.now())).toBe(true);
+      await driver.request({ type: "status", status: "offline" });
+      expect(await presence.isOnline(id, Date.now())).toBe(false);
     } finally {
       driver.close();
     }
