@@ -9,8 +9,10 @@
  * the same binary frames echoed, probe = one more frame), `socketio` (a `fix` event each,
  * probe = a `fix` with an ack).
  *
- * argv: JSON {target, url, tokens?: string[], connections, burst, durationMs}
+ * argv: JSON {target, url, tokens?: string[], connections, burst, durationMs}, or `@<file>` holding
+ * that JSON (a thousand tokens exceed Linux's 128 KiB limit on one argument).
  */
+import { readFileSync } from "node:fs";
 import { io } from "socket.io-client";
 import WebSocket from "ws";
 import { encodeBinary } from "../../gateway/driver/codec.js";
@@ -24,7 +26,8 @@ interface Args {
   durationMs: number;
 }
 
-const args = JSON.parse(process.argv[2]!) as Args;
+const raw = process.argv[2]!;
+const args = JSON.parse(raw.startsWith("@") ? readFileSync(raw.slice(1), "utf8") : raw) as Args;
 const rtts: number[] = [];
 let sent = 0;
 let errors = 0;

@@ -287,12 +287,15 @@ async function perRowConsumer(brokers: string[], prefix: string, db: PgDb): Prom
   await consumer.subscribe({ topic: `${prefix}driver-locations`, fromBeginning: true });
   await consumer.run({
     eachMessage: async ({ message }) => {
-      const f = JSON.parse(message.value!.toString()) as FixRecord;
-      await db.query(
-        `INSERT INTO driver_locations (driver_id, at, lat, lng, heading, speed_mps, accuracy_m)
-          VALUES ($1, $2::timestamptz, $3, $4, $5, $6, $7) ON CONFLICT DO NOTHING`,
-        [f.driverId, new Date(f.at).toISOString(), f.lat, f.lng, f.heading, f.speedMps, f.accuracyM],
-      );
+      // Our producer packs fixes (a JSON array per partition and send); one row each still.
+      const parsed = JSON.parse(message.value!.toString()) as FixRecord | FixRecord[];
+      for (const f of Array.isArray(parsed) ? parsed : [parsed]) {
+        await db.query(
+          `INSERT INTO driver_locations (driver_id, at, lat, lng, heading, speed_mps, accuracy_m)
+            VALUES ($1, $2::timestamptz, $3, $4, $5, $6, $7) ON CONFLICT DO NOTHING`,
+          [f.driverId, new Date(f.at).toISOString(), f.lat, f.lng, f.heading, f.speedMps, f.accuracyM],
+        );
+      }
     },
   });
   return () => consumer.disconnect();
