@@ -16,18 +16,10 @@ import { readFileSync } from "node:fs";
 import { io } from "socket.io-client";
 import WebSocket from "ws";
 import { encodeBinary } from "../../gateway/driver/codec.js";
-
-interface Args {
-  target: "ours" | "echo" | "socketio";
-  url: string;
-  tokens?: string[];
-  connections: number;
-  burst: number;
-  durationMs: number;
-}
+import type { FloodArgs } from "./measure.js";
 
 const raw = process.argv[2]!;
-const args = JSON.parse(raw.startsWith("@") ? readFileSync(raw.slice(1), "utf8") : raw) as Args;
+const args = JSON.parse(raw.startsWith("@") ? readFileSync(raw.slice(1), "utf8") : raw) as FloodArgs;
 const rtts: number[] = [];
 let sent = 0;
 let errors = 0;

@@ -43,6 +43,7 @@ import {
 import { type CityRun, LONG, type Profile, QUICK } from "../city/profiles.js";
 import { preparedDataDir } from "../city/seed.js";
 import { cityMarkdown, citySvg } from "../city/summary.js";
+import { type FloodResult, measureFlood } from "../load/measure.js";
 import {
   buildReport,
   type FigureInput,
@@ -71,16 +72,6 @@ export interface IdleResult {
   firstBytesPerSocket: number;
   secondBytesPerSocket: number;
   errors: Record<string, number>;
-}
-
-export interface FloodResult {
-  perCore: number;
-  wall: number;
-  p50: number;
-  p99: number;
-  serverCpuMs: number;
-  generatorCpuMs: number;
-  errors: number;
 }
 
 export interface CityResult {
@@ -383,43 +374,14 @@ async function flood(
   const tokens: string[] = [];
   if (target === "ours" && keys)
     for (let i = 0; i < profile.flood.connections; i++) tokens.push(await keys.mint(keys.ids[i]!));
-  const args = {
+  return measureFlood(server.pid, {
     target,
     url: target === "socketio" ? `http://127.0.0.1:${server.port}` : `ws://127.0.0.1:${server.port}`,
     connections: profile.flood.connections,
     burst: 20,
     durationMs: profile.flood.durationMs,
     ...(tokens.length > 0 ? { tokens } : {}),
-  };
-  const before = cpuMs(server.pid);
-  const child = spawnNode(1, ["bench/load/flood.ts", JSON.stringify(args)]);
-  let out = "";
-  child.stdout!.on("data", (d) => {
-    out += d;
   });
-  await new Promise<void>((resolve, reject) => {
-    child.once("exit", (code) =>
-      code === 0 ? resolve() : reject(new Error(`flood exited with ${code}: ${stderrTail(child)}`)),
-    );
-  });
-  const serverCpuMs = cpuMs(server.pid) - before;
-  const r = JSON.parse(out.trim().split("\n").at(-1)!) as {
-    sent: number;
-    elapsedMs: number;
-    p50: number;
-    p99: number;
-    cpuMs: number;
-    errors: number;
-  };
-  return {
-    perCore: r.sent / (serverCpuMs / 1000),
-    wall: r.sent / (r.elapsedMs / 1000),
-    p50: r.p50,
-    p99: r.p99,
-    serverCpuMs,
-    generatorCpuMs: r.cpuMs,
-    errors: r.errors,
-  };
 }
 
 /** The 1, 5 and 15 minute load averages, e.g. "1.20 0.90 0.70". */

@@ -8,12 +8,14 @@
  * process spent (from /proc), so a generator that cannot saturate the server does not flatter
  * or punish anyone. Probe round trips (a ping after every burst) give the latency under load.
  */
-import { type ChildProcess, execFileSync, spawn } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import type { ChildProcess } from "node:child_process";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { exportPKCS8, exportSPKI, generateKeyPair, SignJWT } from "jose";
+import { spawnNode, waitFor } from "../city/procs.js";
 import { preparedDataDir } from "../city/seed.js";
+import { type FloodResult, measureFlood } from "../load/measure.js";
 import type { FigureInput, SuiteOptions, SuiteResult } from "../report.js";
 import { findService } from "../services.js";
 
@@ -24,109 +26,15 @@ interface Started {
   port: number;
 }
 
-/** Pins to a core when taskset exists, so server and generator do not share one. */
-function pinned(core: number, cmd: string, args: string[]): [string, string[]] {
-  try {
-    execFileSync("taskset", ["-c", "0", "true"], { stdio: "ignore" });
-    return ["taskset", ["-c", String(core), cmd, ...args]];
-  } catch {
-    return [cmd, args];
-  }
-}
+/** Only the services this bench names reach the server: not whatever the calling shell set. */
+const SERVICE_VARIABLES = ["DATABASE_URL", "REDIS_URL", "KAFKA_BROKERS"];
 
-function withoutServices(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
-  const { DATABASE_URL: _d, REDIS_URL: _r, KAFKA_BROKERS: _k, ...rest } = env;
-  return rest;
-}
-
-function start(args: string[], env: Record<string, string>, portPattern: RegExp): Promise<Started> {
-  const [cmd, argv] = pinned(0, process.execPath, ["--import", "tsx", ...args]);
-  const child = spawn(cmd, argv, {
-    cwd: root,
-    // Only the services this bench names: not whatever the calling shell has configured.
-    env: { ...withoutServices(process.env), ...env },
-    stdio: ["ignore", "pipe", "pipe"],
-  });
-  return new Promise((resolve, reject) => {
-    let out = "";
-    const timer = setTimeout(() => reject(new Error(`${args.join(" ")} did not start: ${out}`)), 30_000);
-    const onData = (d: Buffer) => {
-      out += d;
-      const m = portPattern.exec(out);
-      if (m) {
-        clearTimeout(timer);
-        resolve({ child, port: Number(m[1]) });
-      }
-    };
-    child.stdout!.on("data", onData);
-    child.stderr!.on("data", onData);
-    child.once("exit", (code) => reject(new Error(`${args.join(" ")} exited with ${code}: ${out}`)));
-  });
-}
-
-/** CPU milliseconds (user + system) a process has used so far. */
-function cpuMs(pid: number): number {
-  const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-  const ticks = Number(fields[11]) + Number(fields[12]);
-  return (ticks * 1000) / 100; // USER_HZ is 100 on Linux
-}
-
-interface Flood {
-  sent: number;
-  errors: number;
-  elapsedMs: number;
-  probes: number;
-  p50: number;
-  p99: number;
-  cpuMs: number;
-}
-
-/** The generator's arguments in a file: a thousand tokens exceed Linux's limit on one argument. */
-function argsFile(args: Record<string, unknown>): string {
-  const file = join(mkdtempSync(join(tmpdir(), "bench-flood-")), "args.json");
-  writeFileSync(file, JSON.stringify(args));
-  return `@${file}`;
-}
-
-function flood(args: Record<string, unknown>): Promise<Flood> {
-  const [cmd, argv] = pinned(1, process.execPath, ["--import", "tsx", "bench/load/flood.ts", argsFile(args)]);
-  const child = spawn(cmd, argv, { cwd: root, stdio: ["ignore", "pipe", "inherit"] });
-  let out = "";
-  child.stdout.on("data", (d) => {
-    out += d;
-  });
-  return new Promise((resolve, reject) => {
-    child.once("exit", (code) => {
-      if (code === 0) resolve(JSON.parse(out.trim().split("\n").at(-1)!) as Flood);
-      else reject(new Error(`load generator exited with ${code}`));
-    });
-  });
-}
-
-interface Measured {
-  perCore: number;
-  wall: number;
-  p50: number;
-  p99: number;
-  serverCpuMs: number;
-  generatorCpuMs: number;
-  errors: number;
-}
-
-async function measure(server: Started, args: Record<string, unknown>): Promise<Measured> {
-  const before = cpuMs(server.child.pid!);
-  const r = await flood(args);
-  const serverCpuMs = cpuMs(server.child.pid!) - before;
-  return {
-    perCore: r.sent / (serverCpuMs / 1000),
-    wall: r.sent / (r.elapsedMs / 1000),
-    p50: r.p50,
-    p99: r.p99,
-    serverCpuMs,
-    generatorCpuMs: r.cpuMs,
-    errors: r.errors,
-  };
+/** Starts a server on core 0 (generators run on core 1) and waits for its port. */
+async function start(args: string[], env: Record<string, string>, portPattern: RegExp): Promise<Started> {
+  const inherited = SERVICE_VARIABLES.filter((k) => !(k in env));
+  const child = spawnNode(0, args, env, inherited);
+  const m = await waitFor(child, portPattern, args.join(" "), 30_000);
+  return { child, port: Number(m[1]) };
 }
 
 export async function run({ quick, log }: SuiteOptions): Promise<SuiteResult> {
@@ -212,16 +120,16 @@ export async function run({ quick, log }: SuiteOptions): Promise<SuiteResult> {
 
     const common = { connections, burst, durationMs };
     log(`loading dispatch serve (embedded): ${connections} driver sockets, ${durationMs / 1000} s`);
-    const oe = await measure(embedded, {
+    const oe = await measureFlood(embedded.child.pid!, {
       ...common,
       target: "ours",
       url: `ws://127.0.0.1:${embedded.port}`,
       tokens,
     });
-    let ok: Measured | null = null;
+    let ok: FloodResult | null = null;
     if (withKafka !== null) {
       log(`loading dispatch serve (Kafka): ${connections} driver sockets, ${durationMs / 1000} s`);
-      ok = await measure(withKafka, {
+      ok = await measureFlood(withKafka.child.pid!, {
         ...common,
         target: "ours",
         url: `ws://127.0.0.1:${withKafka.port}`,
@@ -231,9 +139,17 @@ export async function run({ quick, log }: SuiteOptions): Promise<SuiteResult> {
     // The headline is the fleet configuration when Kafka was there.
     const o = ok ?? oe;
     log(`loading the bare uWS echo server`);
-    const e = await measure(echo, { ...common, target: "echo", url: `ws://127.0.0.1:${echo.port}` });
+    const e = await measureFlood(echo.child.pid!, {
+      ...common,
+      target: "echo",
+      url: `ws://127.0.0.1:${echo.port}`,
+    });
     log(`loading the plain Socket.IO server`);
-    const s = await measure(sio, { ...common, target: "socketio", url: `http://127.0.0.1:${sio.port}` });
+    const s = await measureFlood(sio.child.pid!, {
+      ...common,
+      target: "socketio",
+      url: `http://127.0.0.1:${sio.port}`,
+    });
 
     const figures: Record<string, FigureInput> = {
       "driver frames/s per server core vs bare uWS echo": {
@@ -265,7 +181,7 @@ export async function run({ quick, log }: SuiteOptions): Promise<SuiteResult> {
         better: "lower",
       },
     };
-    const line = (name: string, m: Measured) =>
+    const line = (name: string, m: FloodResult) =>
       `${name}: ${Math.round(m.wall)} frames/s wall, ${Math.round(m.perCore)} per server core, ` +
       `server CPU ${Math.round(m.serverCpuMs)} ms, generator CPU ${Math.round(m.generatorCpuMs)} ms, ` +
       `probe p50 ${m.p50.toFixed(2)} ms p99 ${m.p99.toFixed(2)} ms, errors ${m.errors}`;
