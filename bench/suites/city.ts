@@ -94,19 +94,6 @@ const UNSET_SERVICES = [
   "FIREBASE_AUTH_EMULATOR_HOST",
 ];
 
-async function ensureRedis(log: SuiteOptions["log"]): Promise<string> {
-  if (process.env.REDIS_URL) return process.env.REDIS_URL;
-  log("REDIS_URL unset: starting Redis with scripts/services.sh up redis");
-  execFileSync("bash", ["scripts/services.sh", "up", "redis"], {
-    cwd: ROOT,
-    stdio: ["ignore", "ignore", "inherit"],
-  });
-  const env = execFileSync("bash", ["scripts/services.sh", "env"], { cwd: ROOT, encoding: "utf8" });
-  const m = /REDIS_URL=["']?([^"'\s]+)/.exec(env);
-  if (!m) throw new Error("scripts/services.sh env gave no REDIS_URL");
-  return m[1]!;
-}
-
 async function startServer(
   name: string,
   args: string[],
@@ -444,7 +431,11 @@ export async function run({ quick, log: print }: SuiteOptions): Promise<SuiteRes
   if (affinity) pin("1");
   const log = (line: string) => print(`+${((performance.now() - began) / 1000).toFixed(0)}s ${line}`);
   const profile = quick ? QUICK : LONG;
-  const redisUrl = await ensureRedis(log);
+  // The peer's Redis: REDIS_URL, or the project's (started now, and stopped at the end if so).
+  const redis = findService("redis", log, []);
+  if (redis === null)
+    throw new Error("the Socket.IO + Redis peer needs Redis: bash scripts/services.sh up redis");
+  const redisUrl = redis.url;
   // Ours runs as a fleet node would: fixes and events to Kafka, the persister elsewhere (not
   // measured here); without Kafka it writes every fix into its in-process PGlite (~30 us a fix).
   const kafka = findService("kafka", log, []);
@@ -570,6 +561,7 @@ export async function run({ quick, log: print }: SuiteOptions): Promise<SuiteRes
   } finally {
     await Promise.all(servers.map((s) => stop(s.child)));
     kafka?.release();
+    redis.release();
     rmSync(dir, { recursive: true, force: true });
     if (affinity) pin(affinity);
   }
