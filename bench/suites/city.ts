@@ -432,9 +432,9 @@ export async function run({ quick, log: print }: SuiteOptions): Promise<SuiteRes
   const log = (line: string) => print(`+${((performance.now() - began) / 1000).toFixed(0)}s ${line}`);
   const profile = quick ? QUICK : LONG;
   // The peer's Redis: REDIS_URL, or the project's (started now, and stopped at the end if so).
-  const redis = findService("redis", log, []);
-  if (redis === null)
-    throw new Error("the Socket.IO + Redis peer needs Redis: bash scripts/services.sh up redis");
+  const missing: string[] = [];
+  const redis = findService("redis", log, missing);
+  if (redis === null) throw new Error(`the Socket.IO + Redis peer needs Redis: ${missing.join(" ")}`);
   const redisUrl = redis.url;
   // Ours runs as a fleet node would: fixes and events to Kafka, the persister elsewhere (not
   // measured here); without Kafka it writes every fix into its in-process PGlite (~30 us a fix).
