@@ -77,7 +77,8 @@ export async function compose(config: Config, logger: Logger): Promise<Running> 
     ...(config.databaseUrl === undefined ? { dataDir: config.dataDir } : { databaseUrl: config.databaseUrl }),
     ...(config.phoneSecret === undefined ? {} : { phoneSecret: config.phoneSecret }),
     ...(config.databaseSchema === undefined ? {} : { databaseSchema: config.databaseSchema }),
-    // REDIS_URL: rate limits and idempotency keys shared by every gateway (more to come).
+    // REDIS_URL: what every gateway shares (rate limits, idempotency keys, live positions,
+    // presence; the Socket.IO rooms below).
     ...(config.redisUrl === undefined ? {} : { redisUrl: config.redisUrl }),
     log: logger,
   });
